@@ -1,0 +1,73 @@
+"""hpcdask's functions for users: find resources by name and start their clusters."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from hpcdask.config import ConfigPaths, load_catalog
+
+if TYPE_CHECKING:
+    from distributed.deploy.cluster import Cluster
+
+    from hpcdask.models import Resource
+
+__all__ = ["connect", "list_resources", "load_resource"]
+
+
+def list_resources(config: ConfigPaths = None) -> list[str]:
+    """Return the names of every resource hpcdask can find, sorted.
+
+    Examples
+    --------
+    >>> "local" in list_resources()
+    True
+    """
+    return load_catalog(config).names()
+
+
+def load_resource(
+    name: str | None = None, *, config: ConfigPaths = None, **overrides: Any
+) -> Resource:
+    """Return the validated resource ``name`` (the default resource when None).
+
+    Parameters
+    ----------
+    name
+        A resource name from the configs; None for the default (``local`` unless configured).
+    config
+        Extra config files or folders, searched before all others.
+    **overrides
+        Keys merged over the resource's own (``worker={"cores": 2}``, ``walltime="01:00:00"``).
+
+    Raises
+    ------
+    hpcdask.ConfigError
+        With one line per problem, naming the file, the resource and the key.
+
+    Examples
+    --------
+    >>> load_resource("local", worker={"processes": 2}).worker.processes
+    2
+    """
+    from hpcdask.resource import validate
+
+    return validate(load_catalog(config).resolve(name, overrides))
+
+
+def connect(name: str | None = None, *, config: ConfigPaths = None, **overrides: Any) -> Cluster:
+    """Start the cluster of resource ``name`` and return it, ready for a ``Client``.
+
+    Parameters are those of :func:`load_resource`.
+
+    Examples
+    --------
+    >>> from distributed import Client
+    >>> cluster = connect("local", worker={"processes": 1}, dashboard_address=":0")
+    >>> with Client(cluster) as client:
+    ...     client.submit(sum, [1, 2, 3]).result()
+    6
+    >>> cluster.close()
+    """
+    from hpcdask.cluster import start_cluster
+
+    return start_cluster(load_resource(name, config=config, **overrides))

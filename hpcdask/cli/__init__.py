@@ -1,0 +1,1 @@
+"""The ``hpcdask`` command: parse arguments, call the library, render the answer."""

@@ -1,0 +1,137 @@
+"""The commands that read resources: resources, show, check, run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from hpcdask.cli.main import set_option
+
+__all__ = ["register"]
+
+
+def _overrides(assignments: Sequence[str]) -> dict[str, Any]:
+    from hpcdask.cli.parse import parse_assignments
+
+    return parse_assignments(assignments)
+
+
+@click.command("resources")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_obj
+def resources_command(configs: list[str] | None, as_json: bool) -> None:
+    """List the resources hpcdask can find, with their types and where they are defined."""
+    from hpcdask.cli import render
+    from hpcdask.config import load_catalog
+
+    catalog = load_catalog(configs)
+    rows = render.resource_rows(catalog)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        render.print_resources(rows)
+
+
+@click.command("show")
+@click.argument("name", required=False)
+@set_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_obj
+def show_command(
+    configs: list[str] | None, name: str | None, assignments: Sequence[str], as_json: bool
+) -> None:
+    """Show the fully resolved config of resource NAME and where each value came from."""
+    from hpcdask.cli import render
+    from hpcdask.config import load_catalog
+    from hpcdask.resource import validate
+
+    resolved = load_catalog(configs).resolve(name, _overrides(assignments))
+    resource = validate(resolved)
+    rows = render.config_rows(resource, resolved)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "name": resource.name,
+                    "type": resource.type,
+                    "origin": resource.origin,
+                    "keys": rows,
+                },
+                indent=2,
+            )
+        )
+    else:
+        render.print_config(resource, rows)
+
+
+@click.command("check")
+@click.argument("name", required=False)
+@set_option
+@click.pass_obj
+def check_command(configs: list[str] | None, name: str | None, assignments: Sequence[str]) -> None:
+    """Validate resource NAME and run the preflight checks its type has."""
+    from hpcdask.api import load_resource
+    from hpcdask.backends import Check, Status, backend_for
+    from hpcdask.cli import render
+    from hpcdask.errors import UnsupportedTypeError
+
+    resource = load_resource(name, config=configs, **_overrides(assignments))
+    results = [Check("config", Status.OK, f"valid ({resource.origin})")]
+    try:
+        results += backend_for(resource.type).checks(resource)
+    except UnsupportedTypeError as error:
+        results.append(Check("backend", Status.FAILED, str(error)))
+    render.print_checks(resource, results)
+    if any(result.status is Status.FAILED for result in results):
+        raise click.exceptions.Exit(1)
+
+
+@click.command("run")
+@click.argument("name")
+@set_option
+@click.option("--workers", type=click.IntRange(min=0), help="Start this many workers.")
+@click.option("--adapt", metavar="MIN:MAX", help="Scale adaptively between MIN and MAX workers.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=300.0,
+    show_default=True,
+    help="Seconds to wait for the workers before giving up.",
+)
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.pass_obj
+def run_command(
+    configs: list[str] | None,
+    name: str,
+    assignments: Sequence[str],
+    workers: int | None,
+    adapt: str | None,
+    timeout: float,
+    command: tuple[str, ...],
+) -> None:
+    """Start resource NAME's cluster, run COMMAND in it, and tear the cluster down.
+
+    COMMAND runs with DASK_SCHEDULER_ADDRESS set, so a plain `Client()` inside it connects
+    to the cluster. hpcdask exits with COMMAND's exit code.
+
+        hpcdask run local -- python analysis.py
+    """
+    from hpcdask.api import load_resource
+    from hpcdask.cli.parse import scaling_override
+    from hpcdask.cli.run import run
+
+    overrides = _overrides(assignments)
+    scaling = scaling_override(workers, adapt)
+    if scaling is not None:
+        overrides["scaling"] = scaling
+    resource = load_resource(name, config=configs, **overrides)
+    raise click.exceptions.Exit(run(resource, list(command), timeout=timeout))
+
+
+def register(group: click.Group) -> None:
+    """Add the commands of this module to ``group``."""
+    for command in (resources_command, show_command, check_command, run_command):
+        group.add_command(command)

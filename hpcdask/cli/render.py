@@ -1,0 +1,141 @@
+"""Tables and messages for the terminal (rich), kept apart from what the commands compute."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from hpcdask.backends import Check
+    from hpcdask.config import Catalog, ResolvedResource
+    from hpcdask.models import Resource
+
+__all__ = [
+    "config_rows",
+    "console",
+    "print_checks",
+    "print_config",
+    "print_resources",
+    "resource_rows",
+]
+
+_SIZE_KEYS = frozenset({"memory", "job_mem", "mem", "disk"})
+
+
+def console(stderr: bool = False) -> Console:
+    """Return a rich console; messages that are not results go to stderr."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def resource_rows(catalog: Catalog) -> list[dict[str, Any]]:
+    """Return one row per resource: name, type, origin, description, default, problem."""
+    from hpcdask.errors import ConfigError
+    from hpcdask.resource import validate
+
+    rows = []
+    for name in catalog.names():
+        definition = catalog.definition(name)
+        row: dict[str, Any] = {
+            "name": name,
+            "type": None,
+            "origin": definition.origin,
+            "description": "",
+            "default": name == catalog.default,
+            "problem": None,
+        }
+        try:
+            resource = validate(catalog.resolve(name))
+            row.update(type=resource.type, description=resource.description)
+        except ConfigError as error:
+            row.update(type=str(definition.data.get("type", "?")), problem=error.lines[0])
+        rows.append(row)
+    return rows
+
+
+def print_resources(rows: Iterable[Mapping[str, Any]]) -> None:
+    """Print the table of ``hpcdask resources``."""
+    from rich.table import Table
+
+    table = Table("name", "type", "defined in", "description", box=None, pad_edge=False)
+    problems = []
+    for row in rows:
+        name = row["name"] + (" (default)" if row["default"] else "")
+        note = row["description"]
+        if row["problem"]:
+            note = "[red]invalid: see below[/red]"
+            problems.append(row["problem"])
+        table.add_row(name, row["type"], row["origin"], note)
+    out = console()
+    out.print(table)
+    for problem in problems:
+        out.print(f"[red]{problem}[/red]", soft_wrap=True)
+
+
+def _flatten(value: Any, prefix: str = "") -> Iterable[tuple[str, Any]]:
+    if isinstance(value, Mapping) and value:
+        for key, item in value.items():
+            yield from _flatten(item, f"{prefix}.{key}" if prefix else str(key))
+    else:
+        yield prefix, value
+
+
+def _shown(path: str, value: Any) -> str:
+    from dask.utils import format_bytes
+
+    if value is None or value == () or value == {}:
+        return "-"
+    if path.rpartition(".")[2] in _SIZE_KEYS and isinstance(value, int):
+        return format_bytes(value)
+    if isinstance(value, (list, tuple)):
+        return "; ".join(str(item) for item in value)
+    return str(value)
+
+
+def config_rows(resource: Resource, resolved: ResolvedResource) -> list[dict[str, str]]:
+    """Return ``key``, ``value`` and ``source`` for every key of ``resource``, defaults too."""
+    from hpcdask._model import display_key
+
+    data = resource.model_dump(exclude={"name", "origin"})
+    rows = []
+    for path, value in _flatten(data):
+        known = path in resolved.sources or any(k.startswith(path + ".") for k in resolved.sources)
+        source = resolved.source_of(path) if known else "default"
+        shown_path = ".".join(display_key(part) for part in path.split("."))
+        rows.append({"key": shown_path, "value": _shown(path, value), "source": source})
+    return rows
+
+
+def print_config(resource: Resource, rows: Iterable[Mapping[str, str]]) -> None:
+    """Print the table of ``hpcdask show``."""
+    from rich.table import Table
+
+    out = console()
+    out.print(f"[bold]{resource.name}[/bold] ({resource.type}, defined in {resource.origin})")
+    table = Table("key", "value", "from", box=None, pad_edge=False)
+    for row in rows:
+        style = "dim" if row["source"] == "default" else None
+        table.add_row(row["key"], row["value"], row["source"], style=style)
+    out.print(table)
+
+
+_MARKS = {
+    "ok": "[green]ok[/green]",
+    "warning": "[yellow]warning[/yellow]",
+    "failed": "[red]FAILED[/red]",
+}
+
+
+def print_checks(resource: Resource, checks: Iterable[Check]) -> None:
+    """Print the table of ``hpcdask check``."""
+    from rich.table import Table
+
+    out = console()
+    out.print(f"[bold]{resource.name}[/bold] ({resource.type})")
+    table = Table("check", "result", "detail", box=None, pad_edge=False)
+    for check in checks:
+        table.add_row(check.name, _MARKS[check.status.value], check.detail)
+    out.print(table)

@@ -1,0 +1,33 @@
+"""Frozen, validated resource models: one variant per resource type."""
+
+from hpcdask.models.batch import (
+    AllocationSpec,
+    HTCondorResource,
+    JobqueueResource,
+    LSFResource,
+    MoabResource,
+    OARResource,
+    PBSResource,
+    SGEResource,
+    SlurmResource,
+)
+from hpcdask.models.common import LocalResource, Resource, Scaling, WorkerSpec
+from hpcdask.models.ssh import HostSpec, SSHResource
+
+__all__ = [
+    "AllocationSpec",
+    "HTCondorResource",
+    "HostSpec",
+    "JobqueueResource",
+    "LSFResource",
+    "LocalResource",
+    "MoabResource",
+    "OARResource",
+    "PBSResource",
+    "Resource",
+    "SGEResource",
+    "SSHResource",
+    "Scaling",
+    "SlurmResource",
+    "WorkerSpec",
+]

@@ -1,0 +1,76 @@
+"""Turn a layered resource config into its frozen, validated model.
+
+Examples
+--------
+>>> from hpcdask.config import load_catalog
+>>> resource = validate(load_catalog().resolve("local"))
+>>> resource.type
+'local'
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from hpcdask._messages import error_lines
+from hpcdask.config import ResolvedResource
+from hpcdask.errors import ConfigError, did_you_mean
+from hpcdask.models import (
+    HTCondorResource,
+    LocalResource,
+    LSFResource,
+    MoabResource,
+    OARResource,
+    PBSResource,
+    Resource,
+    SGEResource,
+    SlurmResource,
+    SSHResource,
+)
+
+__all__ = ["TYPES", "validate"]
+
+#: Every resource type hpcdask knows, and its model.
+TYPES: dict[str, type[Resource]] = {
+    "local": LocalResource,
+    "ssh": SSHResource,
+    "slurm": SlurmResource,
+    "pbs": PBSResource,
+    "sge": SGEResource,
+    "lsf": LSFResource,
+    "htcondor": HTCondorResource,
+    "oar": OARResource,
+    "moab": MoabResource,
+}
+
+
+def _model_for(resolved: ResolvedResource) -> type[Resource]:
+    where = f"{resolved.source_of('type')}: resource '{resolved.name}': type"
+    kind = resolved.data.get("type")
+    known = ", ".join(TYPES)
+    if kind is None:
+        raise ConfigError(f"{where}: required key is missing; one of {known}")
+    model = TYPES.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        hint = did_you_mean(str(kind), TYPES)
+        raise ConfigError(f"{where}: {kind!r} is not a known type{hint}; known types: {known}")
+    return model
+
+
+def validate(resolved: ResolvedResource) -> Resource:
+    """Return the validated model of ``resolved``, or raise :class:`ConfigError`.
+
+    Every problem is reported on one line naming the file, the resource and the key.
+    """
+    model = _model_for(resolved)
+    for reserved in ("name", "origin"):
+        if reserved in resolved.data:
+            raise ConfigError(
+                f"{resolved.source_of(reserved)}: resource '{resolved.name}': {reserved}: "
+                "set by hpcdask (a resource's name is its key under 'resources:'); remove it"
+            )
+    data = {**resolved.data, "name": resolved.name, "origin": resolved.origin}
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(error_lines(exc, resolved.name, resolved.source_of)) from None
