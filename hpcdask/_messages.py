@@ -36,6 +36,8 @@ _TEMPLATES = {
 
 
 def _shown(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -63,7 +65,14 @@ def _message(error: ErrorDetails) -> str:
         message = error["msg"]
         return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     ctx.setdefault("input", error.get("input"))
-    return template.format(**{k: _shown(v) if k == "input" else v for k, v in ctx.items()})
+    if error["type"] == "string_type" and isinstance(ctx["input"], bool):
+        template += " (YAML reads yes/no/on/off as true/false: quote the value)"
+    values = {k: _shown(v) if k == "input" else _number(v) for k, v in ctx.items()}
+    return template.format(**values)
+
+
+def _number(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def error_lines(exc: ValidationError, name: str, origin_of: Any) -> list[str]:

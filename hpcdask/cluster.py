@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hpcdask.backends import backend_for
-from hpcdask.daskconfig import nested
+from hpcdask.daskconfig import dotted
 
 if TYPE_CHECKING:
     from distributed.deploy.cluster import Cluster
@@ -35,7 +35,7 @@ def start_cluster(resource: Resource) -> Cluster:
     import dask.config
 
     backend = backend_for(resource.type)
-    with dask.config.set(nested(resource.dask)):
+    with dask.config.set(dotted(resource.dask)):
         cluster = backend.cluster(resource)
     try:
         apply_scaling(cluster, resource.scaling)

@@ -171,15 +171,14 @@ def _merge(
         if value is None:
             _forget(sources, path)
             continue
-        if isinstance(value, Mapping) and isinstance(previous, Mapping):
+        if isinstance(value, Mapping):
+            if not isinstance(previous, Mapping):
+                _forget(sources, path)
+                previous = {}
             out[key] = _merge(previous, value, origin, sources, path + ".")
         else:
             _forget(sources, path)
-            out[key] = (
-                _merge({}, value, origin, sources, path + ".")
-                if isinstance(value, Mapping)
-                else value
-            )
+            out[key] = value
             sources[path] = origin
         spelled[norm] = key
     return out
@@ -263,8 +262,22 @@ def _definitions(body: Any, origin: str) -> _Layer:
             raise ConfigError(
                 f"{origin}: resource '{name}': expected a mapping of keys, got {data!r}"
             )
+        _check_spellings(data, f"{origin}: resource '{name}'")
         found[name] = Definition(name, data, origin)
     return _Layer(found, default)
+
+
+def _check_spellings(data: Mapping[Any, Any], where: str, prefix: str = "") -> None:
+    """Refuse one key spelt two ways in one mapping (``job-name`` and ``job_name``)."""
+    seen: dict[str, str] = {}
+    for key, value in data.items():
+        norm = normalise_key(key)
+        shown = prefix + str(key).replace("_", "-")
+        if norm in seen:
+            raise ConfigError(f"{where}: {shown}: given twice, as '{seen[norm]}' and '{key}'")
+        seen[norm] = str(key)
+        if isinstance(value, Mapping):
+            _check_spellings(value, where, shown + ".")
 
 
 def _files(path: Path, what: str, required: bool) -> list[Path]:

@@ -1,15 +1,37 @@
-"""Helpers for the ``dask:`` block of a resource: ordinary Dask config for its cluster."""
+"""Helpers for the ``dask:`` block of a resource: ordinary Dask config for its cluster.
+
+Users may write the block nested, with dotted keys, or both. ``dask.config.set`` needs dotted
+leaf keys (a nested mapping would replace whole sections); a Nanny's ``config`` needs nesting.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["nested"]
+__all__ = ["dotted", "nested"]
+
+
+def dotted(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Return the leaf settings of ``config`` under dotted keys.
+
+    Examples
+    --------
+    >>> dotted({"distributed.comm": {"compression": "lz4"}, "distributed": {"x": 1}})
+    {'distributed.comm.compression': 'lz4', 'distributed.x': 1}
+    """
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(dotted(value, path + "."))
+        else:
+            out[path] = value
+    return out
 
 
 def nested(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Expand dotted keys (``distributed.worker.memory.target``) into nested mappings.
+    """Return ``config`` as nested mappings, one level per dotted part.
 
     Examples
     --------
@@ -17,18 +39,10 @@ def nested(config: Mapping[str, Any]) -> dict[str, Any]:
     {'distributed': {'comm': {'compression': 'lz4'}, 'x': 1}}
     """
     out: dict[str, Any] = {}
-    for key, value in config.items():
-        *parents, last = str(key).split(".")
+    for key, value in dotted(config).items():
+        *parents, last = key.split(".")
         target = out
         for part in parents:
             target = target.setdefault(part, {})
-        if isinstance(value, Mapping):
-            existing = target.get(last)
-            merged = nested(value)
-            if isinstance(existing, dict):
-                existing.update(merged)
-                merged = existing
-            target[last] = merged
-        else:
-            target[last] = value
+        target[last] = value
     return out

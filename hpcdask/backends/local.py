@@ -32,6 +32,14 @@ def _layout(resource: LocalResource) -> tuple[int | None, int | None]:
     return worker.processes, worker.threads_per_process()
 
 
+def _worker_config(resource: LocalResource) -> dict[str, Any]:
+    """Return the whole Dask config for worker processes: a Nanny replaces, not merges, sections."""
+    import dask.config
+
+    merged: dict[str, Any] = dask.config.merge(dask.config.config, nested(resource.dask))
+    return merged
+
+
 def local_cluster_kwargs(resource: LocalResource) -> dict[str, Any]:
     """Return the keyword arguments of ``LocalCluster`` for ``resource``.
 
@@ -54,7 +62,7 @@ def local_cluster_kwargs(resource: LocalResource) -> dict[str, Any]:
         "processes": True,
         "memory_limit": worker.memory_per_process() or "auto",
         "dashboard_address": resource.dashboard_address,
-        "config": nested(resource.dask),
+        "config": _worker_config(resource),
     }
     if worker.local_directory:
         kwargs["local_directory"] = worker.local_directory
@@ -104,8 +112,12 @@ def _memory(resource: LocalResource) -> Check:
 def _directory(resource: LocalResource) -> Check:
     folder = Path(resource.worker.local_directory or tempfile.gettempdir())
     existing = next((p for p in [folder, *folder.parents] if p.exists()), Path("/"))
-    if not os.access(existing, os.W_OK):
-        return Check("local-directory", Status.FAILED, f"{existing} is not writable")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        detail = f"{existing} is not writable ({error.strerror or error})"
+        return Check("local-directory", Status.FAILED, detail)
     free = shutil.disk_usage(existing).free // 2**30
     return Check("local-directory", Status.OK, f"{folder} ({free} GiB free)")
 

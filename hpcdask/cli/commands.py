@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from hpcdask.cli.main import set_option
+from hpcdask.cli.options import set_option
 
 __all__ = ["register"]
 

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from hpcdask._version import __version__
+from hpcdask.cli import commands
 from hpcdask.errors import HpcdaskError
 
 __all__ = ["cli", "main"]
@@ -37,16 +38,6 @@ class _Group(click.Group):
             raise UserError(str(error)) from None
 
 
-_SET_HELP = "Override a key for this call, e.g. --set worker.cores=4 (repeatable)."
-
-
-def set_option(function: Any) -> Any:
-    """Add ``--set KEY=VALUE`` to a command."""
-    return click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)(
-        function
-    )
-
-
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hpcdask")
 @click.option(
@@ -67,11 +58,11 @@ def cli(ctx: click.Context, configs: tuple[str, ...]) -> None:
     ctx.obj = list(configs) or None
 
 
+commands.register(cli)
+
+
 def main() -> None:
     """Run the ``hpcdask`` command."""
-    from hpcdask.cli import commands
-
-    commands.register(cli)
     cli(prog_name="hpcdask")
 
 

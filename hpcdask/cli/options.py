@@ -1,0 +1,18 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+__all__ = ["set_option"]
+
+_SET_HELP = "Override a key for this call, e.g. --set worker.cores=4 (repeatable)."
+
+
+def set_option(function: Any) -> Any:
+    """Add ``--set KEY=VALUE`` to a command."""
+    return click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)(
+        function
+    )

@@ -1,0 +1,47 @@
+"""The public surface: what `hpcdask` exports, and that importing it does nothing heavy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import hpcdask
+
+PUBLIC = {
+    "ConfigError",
+    "HpcdaskError",
+    "Resource",
+    "UnknownResourceError",
+    "UnsupportedTypeError",
+    "__version__",
+    "connect",
+    "list_resources",
+    "load_resource",
+}
+
+
+def test_all_is_the_public_api() -> None:
+    assert set(hpcdask.__all__) == PUBLIC
+    for name in hpcdask.__all__:
+        assert getattr(hpcdask, name) is not None
+    assert sorted(dir(hpcdask)) == sorted(PUBLIC)
+
+
+def test_import_is_light_and_has_no_side_effects() -> None:
+    code = (
+        "import sys, hpcdask; "
+        "heavy = [m for m in ('dask', 'distributed', 'pydantic', 'yaml', 'rich') "
+        "if m in sys.modules]; print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+    assert out.stderr == ""
+
+
+def test_unknown_attribute() -> None:
+    try:
+        hpcdask.nothing  # noqa: B018
+    except AttributeError as error:
+        assert "nothing" in str(error)
+    else:
+        raise AssertionError("expected AttributeError")
