@@ -1,0 +1,1 @@
+"""Integration tests on the real testbed (tests/infra/up.sh)."""
