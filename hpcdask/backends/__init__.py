@@ -15,6 +15,7 @@ __all__ = ["Backend", "Check", "Status", "backend_for"]
 #: Resource type → "module:class" of the backend that starts it.
 _BACKENDS = {
     "local": "hpcdask.backends.local:LocalBackend",
+    "ssh": "hpcdask.backends.ssh:SSHBackend",
 }
 
 

@@ -1,0 +1,96 @@
+"""Reach every host of a resource at once, run one command on each, within a time bound."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import shlex
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from hpcdask.backends._ssh_connect import Connections, HostError
+from hpcdask.backends._ssh_plan import HostPlan
+
+__all__ = ["Reached", "probe", "run_in_thread", "start_check"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Reached:
+    """What a host answered: its address as seen from here and the command's output."""
+
+    address: str
+    output: str
+
+
+def start_check(plan: HostPlan) -> str:
+    """Return the command checked before starting workers: the python exists; CPU count.
+
+    Examples
+    --------
+    >>> print(start_check(HostPlan(host="a", slots=1, python="/py")))
+    command -v /py >/dev/null || { echo "python not found: /py" >&2; exit 127; }; nproc
+    """
+    python = shlex.quote(plan.python)
+    return (
+        f"command -v {python} >/dev/null || "
+        f'{{ echo "python not found: {plan.python}" >&2; exit 127; }}; nproc'
+    )
+
+
+async def _one(plan: HostPlan, command: str, connections: Connections, timeout: float) -> Reached:
+    connection = await connections.get(plan)
+    address = str(connection.get_extra_info("peername")[0])
+    try:
+        result = await asyncio.wait_for(connection.run(command), timeout)
+    except asyncio.TimeoutError:
+        raise HostError(plan.host, f"'{command}' gave no answer within {timeout:g}s") from None
+    finally:
+        connections.release(plan.host)
+    if result.exit_status != 0:
+        error = str(result.stderr or result.stdout or "").strip().splitlines()
+        raise HostError(plan.host, error[-1] if error else f"exit status {result.exit_status}")
+    return Reached(address, str(result.stdout))
+
+
+async def _all(
+    plans: Mapping[str, HostPlan], command: Callable[[HostPlan], str], timeout: float
+) -> tuple[dict[str, Reached], dict[str, str]]:
+    connections = Connections()
+    hosts = list(plans)
+    results = await asyncio.gather(
+        *(_one(plans[h], command(plans[h]), connections, timeout) for h in hosts),
+        return_exceptions=True,
+    )
+    reached: dict[str, Reached] = {}
+    failed: dict[str, str] = {}
+    for host, result in zip(hosts, results, strict=True):
+        if isinstance(result, HostError):
+            failed[host] = result.reason
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            reached[host] = result
+    return reached, failed
+
+
+def run_in_thread(make: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine on a fresh event loop in a thread: safe where a loop already runs."""
+
+    async def main() -> T:
+        return await make()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main()).result()
+
+
+def probe(
+    plans: Mapping[str, HostPlan], command: Callable[[HostPlan], str], timeout: float = 30.0
+) -> tuple[dict[str, Reached], dict[str, str]]:
+    """Run ``command(plan)`` on every host in parallel.
+
+    Returns the hosts that answered (with their output) and the reason for each that did not.
+    """
+    return run_in_thread(lambda: _all(plans, command, timeout))

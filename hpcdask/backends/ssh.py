@@ -1,0 +1,120 @@
+"""The ``ssh`` type: Dask workers on a lab's machines, started over SSH, scaled like any cluster.
+
+The scheduler runs here (on the address the hosts reach it by); workers are placed
+round-robin over the hosts, never beyond each host's capacity, so ``scale()`` and ``adapt()``
+work. Every host is checked at once before anything starts: a host that cannot be used is
+named with the reason, within the connect timeout.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from hpcdask.backends._ssh_plan import HostPlan, host_plans
+from hpcdask.backends._ssh_probe import probe, start_check
+from hpcdask.backends.base import Backend, Check
+from hpcdask.daskconfig import nested
+from hpcdask.errors import HpcdaskError
+from hpcdask.models import SSHResource
+
+if TYPE_CHECKING:
+    from hpcdask.backends._ssh_cluster import HostCluster
+    from hpcdask.models import Resource
+
+__all__ = ["HostsUnavailable", "SSHBackend"]
+
+
+class HostsUnavailable(HpcdaskError):
+    """Some hosts cannot be used; one line per host, with the reason."""
+
+    def __init__(self, failed: Mapping[str, str], hint: str) -> None:
+        self.failed = dict(failed)
+        lines = [f"host {host}: {reason}" for host, reason in failed.items()]
+        super().__init__("\n".join([*lines, hint]))
+
+
+def _scheduler_host(addresses: Iterable[str]) -> str:
+    """Return the local address the hosts can reach: loopback if they are all local."""
+    from distributed.utils import get_ip
+
+    remote = [a for a in addresses if not ipaddress.ip_address(a).is_loopback]
+    return str(get_ip(remote[0])) if remote else "127.0.0.1"  # type: ignore[no-untyped-call]
+
+
+def scheduler_spec(resource: SSHResource, addresses: Iterable[str]) -> dict[str, Any]:
+    """Return the spec of the scheduler, which runs in this process."""
+    from distributed import Scheduler
+
+    options: dict[str, Any] = {"dashboard_address": resource.dashboard_address, "port": 0}
+    if resource.interface:
+        options["interface"] = resource.interface
+    else:
+        options["host"] = resource.scheduler_address or _scheduler_host(addresses)
+    return {"cls": Scheduler, "options": options}
+
+
+def worker_options(resource: SSHResource) -> dict[str, Any]:
+    """Return the nanny options every worker of ``resource`` shares."""
+    worker = resource.worker
+    options: dict[str, Any] = {"death_timeout": resource.death_timeout}
+    if worker.gpus:
+        options["resources"] = {"GPU": worker.gpus}
+    return options
+
+
+def remote_env(resource: SSHResource) -> dict[str, str]:
+    """Return environment variables that carry the resource's ``dask:`` block to workers."""
+    import dask.config
+
+    if not resource.dask:
+        return {}
+    return {"DASK_INTERNAL_INHERIT_CONFIG": dask.config.serialize(nested(resource.dask))}
+
+
+def _usable(resource: SSHResource) -> tuple[dict[str, HostPlan], dict[str, Any], dict[str, str]]:
+    plans = host_plans(resource)
+    reached, failed = probe(plans, start_check, timeout=resource.connect_timeout + 10)
+    if failed and (resource.on_host_failure == "fail" or not reached):
+        hint = (
+            "no host can be used"
+            if not reached
+            else "set on-host-failure: skip to start on the hosts that work"
+        )
+        raise HostsUnavailable(failed, hint)
+    return {h: plans[h] for h in reached}, reached, failed
+
+
+class SSHBackend(Backend):
+    """Builds a :class:`HostCluster` for ``ssh`` resources."""
+
+    def cluster(self, resource: Resource) -> HostCluster:
+        from hpcdask.backends._ssh_cluster import HostCluster
+
+        assert isinstance(resource, SSHResource)
+        plans, reached, failed = _usable(resource)
+        threads = {h: p.threads(_cpus(reached[h].output)) for h, p in plans.items()}
+        cluster = HostCluster(
+            plans,
+            threads=threads,
+            worker_options=worker_options(resource),
+            env=remote_env(resource),
+            start_timeout=resource.start_timeout,
+            scheduler=scheduler_spec(resource, [r.address for r in reached.values()]),
+            n_workers=self.initial_workers(resource),
+            failed_hosts=failed,
+            name=resource.name,
+        )
+        return cluster
+
+    def checks(self, resource: Resource) -> list[Check]:
+        from hpcdask.backends._ssh_versions import version_checks
+
+        assert isinstance(resource, SSHResource)
+        return version_checks(host_plans(resource), resource.connect_timeout + 20)
+
+
+def _cpus(output: str) -> int | None:
+    text = output.strip()
+    return int(text) if text.isdigit() else None

@@ -1,0 +1,210 @@
+"""The ssh type on real sshd hosts: placement, scaling, niceness, failures, nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+import yaml
+from distributed import Client
+
+import hpcdask
+from hpcdask.backends._ssh_cluster import HostCluster
+
+from .conftest import SSHHost, dask_processes
+
+pytestmark = pytest.mark.ssh
+# Remote workers cannot import this test package, so what runs there is a lambda (sent by
+# value) or a standard-library function, never a function defined in this module.
+
+Connect = Callable[..., HostCluster]
+
+
+@pytest.fixture
+def connect(tmp_path: Path, ssh_identity: Path, ssh_known_hosts: Path) -> Iterator[Connect]:
+    """connect(hosts, **keys): start an ssh resource on the testbed; closed after the test."""
+    clusters: list[HostCluster] = []
+
+    def start(hosts: Any, **keys: Any) -> HostCluster:
+        resource = {
+            "type": "ssh",
+            "hosts": hosts,
+            "user": "root",
+            "identity": str(ssh_identity),
+            "known-hosts": str(ssh_known_hosts),
+            "dashboard-address": ":0",
+            "connect-timeout": 5,
+            "death-timeout": 10,
+            **keys,
+        }
+        path = tmp_path / "ssh.yaml"
+        path.write_text(yaml.safe_dump({"resources": {"lab": resource}}))
+        cluster = hpcdask.connect("lab", config=path)
+        assert isinstance(cluster, HostCluster)
+        clusters.append(cluster)
+        return cluster
+
+    yield start
+    for cluster in clusters:
+        cluster.close()
+
+
+def _addresses(hosts: list[SSHHost]) -> list[str]:
+    return [h.address for h in hosts]
+
+
+def _workers(client: Client) -> list[dict[str, Any]]:
+    return list(client.scheduler_info()["workers"].values())
+
+
+def test_workers_land_on_the_hosts_asked_for(
+    connect: Connect, ssh_namespace_hosts: list[SSHHost]
+) -> None:
+    h1, h2, h3 = ssh_namespace_hosts
+    cluster = connect([h1.address, h2.address, h2.address, h3.address], worker={"nice": 5})
+    with Client(cluster) as client:
+        assert Counter(w["host"] for w in _workers(client)) == {
+            h1.address: 1,
+            h2.address: 2,
+            h3.address: 1,
+        }
+        names = Counter(client.run(socket.gethostname).values())
+        assert names == {h1.hostname: 1, h2.hostname: 2, h3.hostname: 1}
+        assert set(client.run(os.getpriority, os.PRIO_PROCESS, 0).values()) == {5}
+        nannies = [w.process.pid for w in cluster.workers.values()]
+        assert [psutil.Process(pid).nice() for pid in nannies] == [5, 5, 5, 5]
+        assert client.submit(sum, range(100)).result() == 4950
+
+
+def test_scale_and_adapt(connect: Connect, ssh_namespace_hosts: list[SSHHost]) -> None:
+    hosts = _addresses(ssh_namespace_hosts)
+    cluster = connect({h: {"workers": 2} for h in hosts}, scaling=0)
+    with Client(cluster) as client:
+        assert _workers(client) == []
+        cluster.scale(4)
+        client.wait_for_workers(4, timeout=60)
+        assert len({w["host"] for w in _workers(client)}) == 3  # round-robin: every host used
+        data = client.map(lambda i: bytes(1000) * i, range(40), pure=False)
+        client.gather(data)
+        cluster.scale(1)
+        _wait(lambda: len(_workers(client)) == 1, "scale down to 1")
+        assert sum(len(b) for b in client.gather(data)) == 1000 * sum(range(40))  # none lost
+        cluster.scale(100)  # more than the 6 slots: capped
+        client.wait_for_workers(6, timeout=60)
+        assert len(cluster.worker_spec) == 6
+        cluster.adapt(minimum=0, maximum=6, interval="200ms", wait_count=2)
+        del data
+        _wait(lambda: not _workers(client), "adaptive scale down to 0", timeout=60)
+        futures = client.map(time.sleep, [0.3] * 30, pure=False)
+        _wait(lambda: len(_workers(client)) >= 2, "adaptive scale up")
+        client.gather(futures)
+
+
+def test_mixed_loopback_and_namespace_hosts(
+    connect: Connect, ssh_loopback_host: SSHHost, ssh_namespace_hosts: list[SSHHost]
+) -> None:
+    lo, h1 = ssh_loopback_host, ssh_namespace_hosts[0]
+    cluster = connect(
+        {lo.address: {"port": lo.port}, h1.address: {}},
+        prologue=["export FROM_PROLOGUE=yes"],
+        worker={"env": {"FROM_ENV": "1"}},
+    )
+    with Client(cluster) as client:
+        assert sorted(w["host"] for w in _workers(client)) == sorted([lo.address, h1.address])
+        assert cluster.scheduler_address.startswith("tcp://10.200.0.1:")
+        env = client.run(lambda: (os.environ.get("FROM_PROLOGUE"), os.environ.get("FROM_ENV")))
+        assert set(env.values()) == {("yes", "1")}
+
+
+def test_close_leaves_nothing_behind(connect: Connect, ssh_namespace_hosts: list[SSHHost]) -> None:
+    cluster = connect(_addresses(ssh_namespace_hosts))
+    nannies = [w.process.pid for w in cluster.workers.values()]
+    assert len(nannies) == 3
+    cluster.close()
+    assert [p for p in dask_processes() if "dask_spec" in p.cmdline] == []
+    assert not any(
+        psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in nannies
+    )
+
+
+def test_unreachable_host_is_named_quickly(
+    connect: Connect, ssh_namespace_hosts: list[SSHHost]
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(hpcdask.HpcdaskError) as info:
+        connect({ssh_namespace_hosts[0].address: {}, "127.0.0.1": {"port": 1}})
+    assert time.monotonic() - started < 10
+    assert str(info.value).splitlines() == [
+        "host 127.0.0.1: Connection refused",
+        "set on-host-failure: skip to start on the hosts that work",
+    ]
+
+
+def test_skip_starts_on_the_hosts_that_work(
+    connect: Connect, ssh_namespace_hosts: list[SSHHost]
+) -> None:
+    h1 = ssh_namespace_hosts[0]
+    cluster = connect({h1.address: {}, "127.0.0.1": {"port": 1}}, on_host_failure="skip")
+    assert cluster.failed_hosts == {"127.0.0.1": "Connection refused"}
+    with Client(cluster) as client:
+        assert [w["host"] for w in _workers(client)] == [h1.address]
+
+
+def test_failed_login_is_named(
+    connect: Connect, tmp_path: Path, ssh_namespace_hosts: list[SSHHost]
+) -> None:
+    stranger = tmp_path / "stranger"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True)
+    with pytest.raises(hpcdask.HpcdaskError) as info:
+        connect([ssh_namespace_hosts[0].address], identity=str(stranger))
+    host = ssh_namespace_hosts[0].address
+    assert str(info.value).splitlines()[0] == (
+        f"host {host}: login refused as root: no accepted key "
+        "(check identity, the agent, authorized_keys)"
+    )
+
+
+def test_missing_python_is_named(connect: Connect, ssh_namespace_hosts: list[SSHHost]) -> None:
+    h1 = ssh_namespace_hosts[0]
+    with pytest.raises(hpcdask.HpcdaskError) as info:
+        connect({h1.address: {"python": "/nowhere/bin/python3"}})
+    assert str(info.value).splitlines()[0] == (
+        f"host {h1.address}: python not found: /nowhere/bin/python3"
+    )
+
+
+def test_failed_start_leaves_nothing_behind(
+    connect: Connect, ssh_namespace_hosts: list[SSHHost]
+) -> None:
+    h1, h2, _ = ssh_namespace_hosts
+    with pytest.raises(
+        hpcdask.HpcdaskError, match=f"host {h2.address}: exited with status 1 before it started"
+    ):
+        connect({h1.address: {}, h2.address: {"python": "/bin/false"}})
+    assert [p for p in dask_processes() if "dask_spec" in p.cmdline] == []
+
+
+def test_a_host_dying_mid_computation(connect: Connect, ssh_namespace_hosts: list[SSHHost]) -> None:
+    cluster = connect(_addresses(ssh_namespace_hosts))
+    with Client(cluster) as client:
+        futures = client.map(lambda i: time.sleep(0.1) or i * i, range(60), pure=False)
+        _wait(lambda: sum(f.done() for f in futures) >= 5, "first results")
+        victim = next(iter(cluster.workers.values()))
+        os.killpg(victim.process.pid, 9)  # the host's dask processes die at once
+        assert sum(client.gather(futures)) == sum(i * i for i in range(60))
+
+
+def _wait(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
