@@ -113,9 +113,16 @@ class HostCluster(SpecCluster):
         self.worker_spec.pop(worker.name, None)
         self.workers.pop(worker.name, None)
         assert self.loop is not None
-        self.loop.add_callback(self._replace, target)
+        self.loop.add_callback(self._replace, worker.name, target)
 
-    async def _replace(self, target: int) -> None:
+    async def _replace(self, name: str, target: int) -> None:
+        """Drop the lost worker from the scheduler at once (its tasks move elsewhere now,
+        not after the scheduler's worker TTL), then scale back to ``target``."""
+        scheduler = self.scheduler
+        assert scheduler is not None
+        for address, state in list(scheduler.workers.items()):
+            if state.name == name:
+                await scheduler.remove_worker(address, stimulus_id="hpcdask-worker-lost")
         if self.status.name in ("running", "created"):
             self.scale(target)
 

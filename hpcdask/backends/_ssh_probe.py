@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import shlex
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -25,24 +24,28 @@ class Reached:
     output: str
 
 
-def start_check(plan: HostPlan) -> str:
-    """Return the command checked before starting workers: the python exists; CPU count.
+def start_check(plan: HostPlan) -> str | None:
+    """Return the command run before starting workers, or None when connecting is enough.
+
+    Only a host whose threads per worker must come from its CPU count is asked for it.
 
     Examples
     --------
-    >>> print(start_check(HostPlan(host="a", slots=1, python="/py")))
-    command -v /py >/dev/null || { echo "python not found: /py" >&2; exit 127; }; nproc
+    >>> start_check(HostPlan(host="a", slots=2)), start_check(HostPlan(host="a", slots=1))
+    ('nproc', None)
     """
-    python = shlex.quote(plan.python)
-    return (
-        f"command -v {python} >/dev/null || "
-        f'{{ echo "python not found: {plan.python}" >&2; exit 127; }}; nproc'
-    )
+    unknown = plan.nthreads is None and plan.cores is None
+    return "nproc" if unknown and plan.slots > 1 else None
 
 
-async def _one(plan: HostPlan, command: str, connections: Connections, timeout: float) -> Reached:
+async def _one(
+    plan: HostPlan, command: str | None, connections: Connections, timeout: float
+) -> Reached:
     connection = await connections.get(plan)
     address = str(connection.get_extra_info("peername")[0])
+    if command is None:
+        connections.release(plan.host)
+        return Reached(address, "")
     try:
         result = await asyncio.wait_for(connection.run(command), timeout)
     except asyncio.TimeoutError:
@@ -56,7 +59,7 @@ async def _one(plan: HostPlan, command: str, connections: Connections, timeout: 
 
 
 async def _all(
-    plans: Mapping[str, HostPlan], command: Callable[[HostPlan], str], timeout: float
+    plans: Mapping[str, HostPlan], command: Callable[[HostPlan], str | None], timeout: float
 ) -> tuple[dict[str, Reached], dict[str, str]]:
     connections = Connections()
     hosts = list(plans)
@@ -87,9 +90,11 @@ def run_in_thread(make: Callable[[], Awaitable[T]]) -> T:
 
 
 def probe(
-    plans: Mapping[str, HostPlan], command: Callable[[HostPlan], str], timeout: float = 30.0
+    plans: Mapping[str, HostPlan],
+    command: Callable[[HostPlan], str | None],
+    timeout: float = 30.0,
 ) -> tuple[dict[str, Reached], dict[str, str]]:
-    """Run ``command(plan)`` on every host in parallel.
+    """Connect to every host in parallel and run ``command(plan)`` where it is not None.
 
     Returns the hosts that answered (with their output) and the reason for each that did not.
     """

@@ -37,11 +37,16 @@ def shell_command(plan: HostPlan, argv: Sequence[str], env: Mapping[str, str]) -
     Examples
     --------
     >>> plan = HostPlan(host="ws1", slots=1, prologue=("module load python",), nice=5)
-    >>> shell_command(plan, ["python3", "-V"], {"A": "x y"})
-    "module load python && export A='x y' && echo HPCDASK_PID=$$ >&2 && exec nice -n 5 python3 -V"
+    >>> print(shell_command(plan, ["python3", "-V"], {"A": "x y"}))
+    module load python && export A='x y' && { command -v python3 >/dev/null || \
+{ echo 'python not found: python3' >&2; exit 127; }; } && echo HPCDASK_PID=$$ >&2 && \
+exec nice -n 5 python3 -V
     """
     steps = list(plan.prologue)
     steps += [f"export {key}={shlex.quote(value)}" for key, value in {**plan.env, **env}.items()]
+    python = shlex.quote(argv[0])
+    missing = shlex.quote(f"python not found: {argv[0]}")
+    steps.append(f"{{ command -v {python} >/dev/null || {{ echo {missing} >&2; exit 127; }}; }}")
     steps.append(f"echo {PID_MARK}$$ >&2")
     niceness = ["nice", "-n", str(plan.nice)] if plan.nice is not None else []
     steps.append("exec " + shlex.join([*niceness, *argv]))

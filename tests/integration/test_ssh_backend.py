@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import distributed
 import psutil
 import pytest
 import yaml
@@ -177,7 +179,8 @@ def test_missing_python_is_named(connect: Connect, ssh_namespace_hosts: list[SSH
     with pytest.raises(hpcdask.HpcdaskError) as info:
         connect({h1.address: {"python": "/nowhere/bin/python3"}})
     assert str(info.value).splitlines()[0] == (
-        f"host {h1.address}: python not found: /nowhere/bin/python3"
+        f"host {h1.address}: exited with status 127 before it started: "
+        "python not found: /nowhere/bin/python3"
     )
 
 
@@ -208,3 +211,72 @@ def _wait(condition: Callable[[], bool], what: str, timeout: float = 30) -> None
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
+
+
+def test_a_host_lost_from_the_network(connect: Connect, ssh_namespace_hosts: list[SSHHost]) -> None:
+    """The host's link goes down: SSH keepalive notices, its worker is dropped, tasks move."""
+    h1, h2, h3 = ssh_namespace_hosts
+    cluster = connect(_addresses(ssh_namespace_hosts))
+    link = ["ip", "-n", str(h3.netns), "link", "set", "eth0"]
+    try:
+        with Client(cluster) as client:
+            futures = client.map(lambda i: time.sleep(0.2) or i * i, range(120), pure=False)
+            _wait(lambda: sum(f.done() for f in futures) >= 10, "first results")
+            subprocess.run([*link, "down"], check=True)
+            started = time.monotonic()
+            assert sum(client.gather(futures)) == sum(i * i for i in range(120))
+            assert time.monotonic() - started < 60
+            _wait(lambda: h3.address in cluster.failed_hosts, "the host to count as lost")
+            assert {w["host"] for w in _workers(client)} <= {h1.address, h2.address}
+    finally:
+        subprocess.run([*link, "up"], check=True)
+    cluster.close()
+    # Cut off from the scheduler, the stranded worker exits by its death timeout (10 s).
+    _wait(
+        lambda: not [p for p in dask_processes() if "dask_spec" in p.cmdline],
+        "the stranded worker to exit",
+        timeout=60,
+    )
+
+
+def test_version_mismatch_is_reported(
+    tmp_path: Path, ssh_identity: Path, ssh_known_hosts: Path, ssh_namespace_hosts: list[SSHHost]
+) -> None:
+    """A remote python whose distributed differs: `hpcdask check` names host and versions."""
+    fake = tmp_path / "old" / "distributed"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text('__version__ = "2024.1.0"\n')
+    python = tmp_path / "oldpython"
+    python.write_text(f'#!/bin/sh\nPYTHONPATH={fake.parent} exec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    h1, h2, _ = ssh_namespace_hosts
+    hosts = {h1.address: {}, h2.address: {"python": str(python)}}
+    resource = {
+        "type": "ssh",
+        "hosts": hosts,
+        "user": "root",
+        "identity": str(ssh_identity),
+        "known-hosts": str(ssh_known_hosts),
+    }
+    path = tmp_path / "ssh.yaml"
+    path.write_text(yaml.safe_dump({"resources": {"lab": resource}}))
+    hpcdask_cli = str(Path(sys.executable).parent / "hpcdask")
+    result = subprocess.run(
+        [hpcdask_cli, "--config", str(path), "check", "lab"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "250"},
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    rows = {
+        line.split()[1]: line.split(None, 3)[2:]
+        for line in result.stdout.splitlines()
+        if line.startswith("host ")
+    }
+    assert rows[h1.address][0] == "ok"
+    assert rows[h2.address] == [
+        "FAILED",
+        "versions differ, which breaks serialisation: distributed 2024.1.0 "
+        f"(here {distributed.__version__})",
+    ]

@@ -82,6 +82,8 @@ def test_shell_command_quotes_and_execs() -> None:
     line = shell_command(plan, ["/opt/python 3/bin/python", "-c", "print(1)"], {"B": "$HOME"})
     assert line == (
         "cd /tmp && export A='it'\"'\"'s' && export B='$HOME' && "
+        "{ command -v '/opt/python 3/bin/python' >/dev/null || "
+        "{ echo 'python not found: /opt/python 3/bin/python' >&2; exit 127; }; } && "
         "echo HPCDASK_PID=$$ >&2 && exec '/opt/python 3/bin/python' -c 'print(1)'"
     )
 
