@@ -46,12 +46,13 @@ class HostCluster(SpecCluster):
         scheduler: dict[str, Any],
         n_workers: int | None = None,
         failed_hosts: Mapping[str, str] | None = None,
+        connections: Connections | None = None,
         **kwargs: Any,
     ) -> None:
         self.plans = dict(plans)
         self.failed_hosts: dict[str, str] = dict(failed_hosts or {})
         self._threads = dict(threads)
-        self._connections = Connections()
+        self._connections = connections or Connections()
         self._worker_options = dict(worker_options)
         self._env = dict(env)
         self._start_timeout = start_timeout
@@ -119,10 +120,12 @@ class HostCluster(SpecCluster):
         """Drop the lost worker from the scheduler at once (its tasks move elsewhere now,
         not after the scheduler's worker TTL), then scale back to ``target``."""
         scheduler = self.scheduler
-        assert scheduler is not None
-        for address, state in list(scheduler.workers.items()):
+        # A scheduler on another host (scheduler: HOST) drops the worker itself, by its TTL.
+        for address, state in list(getattr(scheduler, "workers", {}).items()):
             if state.name == name:
-                await scheduler.remove_worker(address, stimulus_id="hpcdask-worker-lost")
+                await scheduler.remove_worker(  # type: ignore[union-attr]
+                    address, stimulus_id="hpcdask-worker-lost"
+                )
         if self.status.name in ("running", "created"):
             self.scale(target)
 

@@ -209,3 +209,37 @@ class SSHWorker(ProcessInterface):
         """Whether this worker's host is unreachable (its SSH connection is gone)."""
         connection = self.process.connection
         return connection is None or connection.is_closed()
+
+
+class SSHScheduler(ProcessInterface):
+    """A Dask scheduler on a named host, started over SSH (``scheduler: HOST``)."""
+
+    def __init__(
+        self,
+        *,
+        plan: HostPlan,
+        connections: Connections,
+        options: Mapping[str, Any],
+        env: Mapping[str, str],
+        start_timeout: float,
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.plan = plan
+        self.options = dict(options)
+        self.env = dict(env)
+        self.start_timeout = start_timeout
+        self.process = RemoteProcess(plan, connections)
+
+    async def start(self) -> None:
+        connection = await self.process.connect()
+        host = connection.get_extra_info("peername")[0]
+        spec = json.dumps({"cls": "distributed.Scheduler", "opts": {"host": host, **self.options}})
+        argv = [self.plan.python, "-m", "distributed.cli.dask_spec", "--spec", spec]
+        command = shell_command(self.plan, argv, self.env)
+        await self.process.start(command, lambda line: "Scheduler at:" in line, self.start_timeout)
+        self.address = self.process.tail[-1].split("Scheduler at:")[1].strip()
+        await super().start()  # type: ignore[no-untyped-call]
+
+    async def close(self) -> None:
+        await self.process.stop()
+        await super().close()  # type: ignore[no-untyped-call]

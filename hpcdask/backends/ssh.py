@@ -12,12 +12,13 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from hpcdask.backends._ssh_connect import Connections
 from hpcdask.backends._ssh_plan import HostPlan, host_plans
 from hpcdask.backends._ssh_probe import probe, start_check
 from hpcdask.backends.base import Backend, Check
 from hpcdask.daskconfig import nested
 from hpcdask.errors import HpcdaskError
-from hpcdask.models import SSHResource
+from hpcdask.models import HostSpec, SSHResource
 
 if TYPE_CHECKING:
     from hpcdask.backends._ssh_cluster import HostCluster
@@ -43,11 +44,27 @@ def _scheduler_host(addresses: Iterable[str]) -> str:
     return str(get_ip(remote[0])) if remote else "127.0.0.1"  # type: ignore[no-untyped-call]
 
 
-def scheduler_spec(resource: SSHResource, addresses: Iterable[str]) -> dict[str, Any]:
-    """Return the spec of the scheduler, which runs in this process."""
+def scheduler_spec(
+    resource: SSHResource,
+    addresses: Iterable[str],
+    connections: Connections,
+    plans: Mapping[str, HostPlan],
+) -> dict[str, Any]:
+    """Return the spec of the scheduler: in this process, or on the host named in ``scheduler``."""
     from distributed import Scheduler
 
     options: dict[str, Any] = {"dashboard_address": resource.dashboard_address, "port": 0}
+    if resource.scheduler != "local":
+        from hpcdask.backends._ssh_process import SSHScheduler
+
+        remote = {
+            "plan": plans[resource.scheduler],
+            "connections": connections,
+            "options": options,
+            "env": remote_env(resource),
+            "start_timeout": resource.start_timeout,
+        }
+        return {"cls": SSHScheduler, "options": remote}
     if resource.interface:
         options["interface"] = resource.interface
     else:
@@ -73,13 +90,27 @@ def remote_env(resource: SSHResource) -> dict[str, str]:
     return {"DASK_INTERNAL_INHERIT_CONFIG": dask.config.serialize(nested(resource.dask))}
 
 
-def _usable(resource: SSHResource) -> tuple[dict[str, HostPlan], dict[str, Any], dict[str, str]]:
+def _with_scheduler_host(resource: SSHResource) -> dict[str, HostPlan]:
+    """Return the worker hosts' plans, plus one for ``scheduler: HOST`` if it is another host."""
     plans = host_plans(resource)
+    if resource.scheduler not in ("local", *plans):
+        alone = resource.model_copy(update={"hosts": {resource.scheduler: HostSpec()}})
+        plans = {**host_plans(alone), **plans}
+    return plans
+
+
+def _usable(resource: SSHResource) -> tuple[dict[str, HostPlan], dict[str, Any], dict[str, str]]:
+    plans = _with_scheduler_host(resource)
     reached, failed = probe(plans, start_check, timeout=resource.connect_timeout + 10)
-    if failed and (resource.on_host_failure == "fail" or not reached):
+    if resource.scheduler in failed:
+        raise HostsUnavailable(
+            {resource.scheduler: failed[resource.scheduler]}, "the scheduler host must work"
+        )
+    workers_reached = [h for h in reached if h in resource.hosts]
+    if failed and (resource.on_host_failure == "fail" or not workers_reached):
         hint = (
             "no host can be used"
-            if not reached
+            if not workers_reached
             else "set on-host-failure: skip to start on the hosts that work"
         )
         raise HostsUnavailable(failed, hint)
@@ -93,19 +124,28 @@ class SSHBackend(Backend):
         from hpcdask.backends._ssh_cluster import HostCluster
 
         assert isinstance(resource, SSHResource)
-        plans, reached, failed = _usable(resource)
+        everything, reached, failed = _usable(resource)
+        plans = {h: p for h, p in everything.items() if h in resource.hosts}
         threads = {h: p.threads(_cpus(reached[h].output)) for h, p in plans.items()}
-        cluster = HostCluster(
-            plans,
-            threads=threads,
-            worker_options=worker_options(resource),
-            env=remote_env(resource),
-            start_timeout=resource.start_timeout,
-            scheduler=scheduler_spec(resource, [r.address for r in reached.values()]),
-            n_workers=self.initial_workers(resource),
-            failed_hosts=failed,
-            name=resource.name,
-        )
+        connections = Connections()
+        addresses = [r.address for r in reached.values()]
+        try:
+            cluster = HostCluster(
+                plans,
+                threads=threads,
+                worker_options=worker_options(resource),
+                env=remote_env(resource),
+                start_timeout=resource.start_timeout,
+                scheduler=scheduler_spec(resource, addresses, connections, everything),
+                connections=connections,
+                n_workers=self.initial_workers(resource),
+                failed_hosts=failed,
+                name=resource.name,
+            )
+        except RuntimeError as error:  # SpecCluster wraps what failed while starting
+            if isinstance(error.__cause__, HpcdaskError):
+                raise error.__cause__ from None
+            raise
         return cluster
 
     def checks(self, resource: Resource) -> list[Check]:

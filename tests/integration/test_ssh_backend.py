@@ -280,3 +280,28 @@ def test_version_mismatch_is_reported(
         "versions differ, which breaks serialisation: distributed 2024.1.0 "
         f"(here {distributed.__version__})",
     ]
+
+
+def test_scheduler_on_a_named_host(connect: Connect, ssh_namespace_hosts: list[SSHHost]) -> None:
+    h1, h2, h3 = ssh_namespace_hosts
+    cluster = connect([h2.address, h3.address], scheduler=h1.address)
+    assert cluster.scheduler_address.startswith(f"tcp://{h1.address}:")
+    with Client(cluster) as client:
+        assert sorted(w["host"] for w in _workers(client)) == [h2.address, h3.address]
+        assert client.submit(sum, range(10)).result() == 45
+        assert client.run_on_scheduler(socket.gethostname) == h1.hostname
+    cluster.close()
+    assert [p for p in dask_processes() if "dask_spec" in p.cmdline] == []
+
+
+def test_failed_remote_scheduler_leaves_nothing(
+    connect: Connect, ssh_namespace_hosts: list[SSHHost]
+) -> None:
+    h1, h2, _ = ssh_namespace_hosts
+    preload = {"distributed.scheduler.preload": ["nonexistent-hpcdask-preload"]}
+    with pytest.raises(hpcdask.HpcdaskError) as info:
+        connect({h2.address: {}}, scheduler=h1.address, dask=preload)
+    message = str(info.value)
+    assert message.startswith(f"host {h1.address}: exited with status 1 before it started: ")
+    assert message.endswith("No module named 'nonexistent-hpcdask-preload'")
+    assert [p for p in dask_processes() if "dask_spec" in p.cmdline] == []
