@@ -305,3 +305,49 @@ def test_failed_remote_scheduler_leaves_nothing(
     assert message.startswith(f"host {h1.address}: exited with status 1 before it started: ")
     assert message.endswith("No module named 'nonexistent-hpcdask-preload'")
     assert [p for p in dask_processes() if "dask_spec" in p.cmdline] == []
+
+
+def test_ssh_config_and_agent_are_honoured(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ssh_identity: Path,
+    ssh_known_hosts: Path,
+    ssh_loopback_host: SSHHost,
+) -> None:
+    """No user, port or key in the resource: ~/.ssh/config names the host, the agent has the key."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    lo = ssh_loopback_host
+    (home / ".ssh" / "config").write_text(
+        f"Host labhost\n    HostName {lo.address}\n    Port {lo.port}\n    User root\n"
+    )
+    (home / ".ssh" / "known_hosts").write_text(ssh_known_hosts.read_text())
+    agent = subprocess.run(["ssh-agent", "-s"], capture_output=True, text=True, check=True)
+    env = dict(
+        line.split(";")[0].split("=", 1)
+        for line in agent.stdout.splitlines()
+        if "=" in line.split(";")[0]
+    )
+    try:
+        subprocess.run(
+            ["ssh-add", str(ssh_identity)],
+            env={**os.environ, **env},
+            capture_output=True,
+            check=True,
+        )
+        monkeypatch.setenv("HOME", str(home))
+        monkeypatch.setenv("SSH_AUTH_SOCK", env["SSH_AUTH_SOCK"])
+        config = tmp_path / "lab.yaml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "resources": {
+                        "lab": {"type": "ssh", "hosts": ["labhost"], "dashboard-address": ":0"}
+                    }
+                }
+            )
+        )
+        with hpcdask.connect("lab", config=config) as cluster, Client(cluster) as client:
+            assert [w["host"] for w in _workers(client)] == [lo.address]
+    finally:
+        subprocess.run(["kill", env["SSH_AGENT_PID"]], check=False)
