@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from hpcdask.config import ConfigPaths, load_catalog
@@ -12,6 +13,8 @@ if TYPE_CHECKING:
     from hpcdask.models import Resource
 
 __all__ = ["connect", "list_resources", "load_resource"]
+
+logger = logging.getLogger(__name__)
 
 
 def list_resources(config: ConfigPaths = None) -> list[str]:
@@ -55,9 +58,12 @@ def load_resource(
 
 
 def connect(name: str | None = None, *, config: ConfigPaths = None, **overrides: Any) -> Cluster:
-    """Start the cluster of resource ``name`` and return it, ready for a ``Client``.
+    """Attach to the running cluster ``name``, or start it; return it, ready for a ``Client``.
 
-    Parameters are those of :func:`load_resource`.
+    A cluster started with ``hpcdask up NAME`` lives in its own process: ``connect(NAME)``
+    attaches to it (``scale`` and ``adapt`` go to that process; closing only detaches).
+    Otherwise the cluster starts in this process and stops when it is closed. Parameters are
+    those of :func:`load_resource`; overrides apply only to a cluster that starts here.
 
     Examples
     --------
@@ -69,5 +75,14 @@ def connect(name: str | None = None, *, config: ConfigPaths = None, **overrides:
     >>> cluster.close()
     """
     from hpcdask.cluster import start_cluster
+    from hpcdask.remote import AttachedCluster, find_running
 
-    return start_cluster(load_resource(name, config=config, **overrides))
+    resource = load_resource(name, config=config, **overrides)
+    record = find_running(resource.name)
+    if record is not None:
+        if overrides:
+            logger.warning(
+                "cluster '%s' is already running: attaching; overrides are ignored", resource.name
+            )
+        return AttachedCluster(record)
+    return start_cluster(resource)

@@ -33,6 +33,8 @@ def apply_scaling(cluster: Cluster, scaling: Scaling) -> None:
 def start_cluster(resource: Resource) -> Cluster:
     """Start the cluster of a validated ``resource``, with its ``dask:`` settings in force."""
     import dask.config
+    import distributed  # noqa: F401  (its config defaults must be loaded before the set below,
+    # or leaving the block would remove the whole 'distributed' section it added meanwhile)
 
     backend = backend_for(resource.type)
     with dask.config.set(dotted(resource.dask)):

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from hpcdask._version import __version__
-from hpcdask.cli import commands
+from hpcdask.cli import commands, lifecycle
 from hpcdask.errors import HpcdaskError
 
 __all__ = ["cli", "main"]
@@ -59,6 +59,7 @@ def cli(ctx: click.Context, configs: tuple[str, ...]) -> None:
 
 
 commands.register(cli)
+lifecycle.register(cli)
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ __all__ = [
     "console",
     "print_checks",
     "print_config",
+    "print_job_script",
     "print_resources",
     "resource_rows",
 ]
@@ -122,6 +123,16 @@ def print_config(resource: Resource, rows: Iterable[Mapping[str, str]]) -> None:
     out.print(table)
 
 
+def print_job_script(script: str | None, problem: str | None) -> None:
+    """Print a batch resource's job script under ``hpcdask show`` (nothing for other types)."""
+    out = console()
+    if script is not None:
+        out.print("\njob script (one job; the scheduler address is known once it runs):")
+        out.print(script, markup=False, highlight=False, soft_wrap=True, end="")
+    elif problem is not None:
+        out.print(f"\njob script: cannot be written: {problem}", markup=False, soft_wrap=True)
+
+
 _MARKS = {
     "ok": "[green]ok[/green]",
     "warning": "[yellow]warning[/yellow]",
@@ -139,3 +150,50 @@ def print_checks(resource: Resource, checks: Iterable[Check]) -> None:
     for check in checks:
         table.add_row(check.name, _MARKS[check.status.value], check.detail)
     out.print(table)
+
+
+def _uptime(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def print_status(reports: Iterable[Mapping[str, Any]], now: float) -> None:
+    """Print the table of ``hpcdask status``."""
+    from dask.utils import format_bytes
+    from rich.table import Table
+
+    table = Table(
+        "name",
+        "type",
+        "state",
+        "workers",
+        "threads",
+        "memory",
+        "dashboard",
+        "uptime",
+        box=None,
+        pad_edge=False,
+    )
+    problems = []
+    for r in reports:
+        if r.get("state") != "running":
+            table.add_row(r.get("name", "?"), r.get("type", "?"), f"[red]{r['state']}[/red]")
+            problems.append(r.get("problem", ""))
+            continue
+        scaling = f" (adapt {r['adaptive'][0]}-{r['adaptive'][1]})" if r["adaptive"] else ""
+        workers = f"{r['workers']}/{r['requested']}{scaling}"
+        table.add_row(
+            r["name"],
+            r["type"],
+            "running",
+            workers,
+            str(r["threads"]),
+            format_bytes(r["memory"]),
+            r["dashboard"],
+            _uptime(now - r["started"]),
+        )
+    out = console()
+    out.print(table, soft_wrap=True)
+    for problem in filter(None, problems):
+        out.print(problem, soft_wrap=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -112,12 +114,31 @@ def test_fixed_scaling(configs: Path, no_leftovers: None) -> None:
         assert len(client.scheduler_info()["workers"]) == 3
 
 
-def test_unsupported_type_is_a_clear_error(configs: Path) -> None:
-    with pytest.raises(hpcdask.UnsupportedTypeError, match="type 'slurm' are validated but"):
+def test_unsupported_mode_is_a_clear_error(configs: Path) -> None:
+    with pytest.raises(hpcdask.UnsupportedTypeError, match="allocation: pilot mode"):
         hpcdask.connect("x", config=_write_slurm(configs))
 
 
 def _write_slurm(folder: Path) -> Path:
     path = folder / "slurm.yaml"
-    path.write_text("resources:\n  x: {type: slurm, queue: normal}\n")
+    path.write_text(
+        "resources:\n  x: {type: slurm, queue: normal, worker: {cores: 1, memory: 1GB},"
+        " allocation: {nodes: 2}}\n"
+    )
     return path
+
+
+def test_dask_block_keeps_distributed_config_in_a_fresh_process(isolated_config: Path) -> None:
+    """Starting a cluster with a dask: block must not drop distributed's own config."""
+    code = (
+        "import hpcdask, dask.config\n"
+        "c = hpcdask.connect('local', worker={'processes': 1}, dashboard_address=':0',\n"
+        "                    dask={'distributed.scheduler.idle-timeout': '1h'})\n"
+        "print(dask.config.get('distributed.deploy.lost-worker-timeout'))\n"
+        "c.close()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "15s\n"

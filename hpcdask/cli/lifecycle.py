@@ -1,0 +1,214 @@
+"""Commands for clusters that outlive one process: up, scale, adapt, status, list, down, …"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from hpcdask.cli.options import set_option
+
+__all__ = ["register"]
+
+
+def _running(name: str) -> Any:
+    from hpcdask.errors import HpcdaskError
+    from hpcdask.remote import find_running
+
+    record = find_running(name)
+    if record is None:
+        raise HpcdaskError(
+            f"no cluster named '{name}' is running (start it with `hpcdask up {name}`)"
+        )
+    return record
+
+
+@click.command("up")
+@click.argument("name", required=False)
+@set_option
+@click.option("--workers", type=click.IntRange(min=0), help="Start this many workers.")
+@click.option("--adapt", metavar="MIN:MAX", help="Scale adaptively between MIN and MAX workers.")
+@click.option("--idle-timeout", metavar="T", help="Shut down after T idle (e.g. 30m, 2h).")
+@click.option("--wait/--no-wait", default=False, help="Wait for the requested workers.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=300.0,
+    show_default=True,
+    help="Seconds to wait for the cluster (and, with --wait, its workers).",
+)
+@click.pass_obj
+def up_command(
+    configs: list[str] | None,
+    name: str | None,
+    assignments: Sequence[str],
+    workers: int | None,
+    adapt: str | None,
+    idle_timeout: str | None,
+    wait: bool,
+    timeout: float,
+) -> None:
+    """Start cluster NAME in a process of its own, so it outlives this shell or notebook."""
+    from hpcdask.api import load_resource
+    from hpcdask.cli.parse import parse_assignments, scaling_override
+    from hpcdask.cli.render import console
+    from hpcdask.lifecycle import up, wait_for_workers
+
+    overrides = parse_assignments(assignments)
+    scaling = scaling_override(workers, adapt)
+    if scaling is not None:
+        overrides["scaling"] = scaling
+    if idle_timeout:
+        overrides.setdefault("dask", {})["distributed.scheduler.idle-timeout"] = idle_timeout
+    resource = load_resource(name, config=configs, **overrides)
+    err = console(stderr=True)
+    with err.status("Starting") as spinner:
+        record = up(resource, timeout=timeout, progress=spinner.update)
+        if wait and resource.scaling.workers:
+            wait_for_workers(
+                record, resource.scaling.workers, timeout=timeout, progress=spinner.update
+            )
+    click.echo(f"{record.name}: running at {record.scheduler_address}")
+    click.echo(f"dashboard: {record.dashboard_link}")
+
+
+@click.command("scale")
+@click.argument("name")
+@click.argument("n", type=click.IntRange(min=0))
+def scale_command(name: str, n: int) -> None:
+    """Ask cluster NAME for N workers (stops adaptive scaling)."""
+    from hpcdask.remote import call
+
+    report = call(_running(name), "scale", n=n)
+    click.echo(f"{name}: {report['requested']} workers requested, {report['workers']} connected")
+
+
+@click.command("adapt")
+@click.argument("name")
+@click.option("--minimum", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--maximum", type=click.IntRange(min=1), required=True)
+def adapt_command(name: str, minimum: int, maximum: int) -> None:
+    """Scale cluster NAME adaptively between --minimum and --maximum workers."""
+    from hpcdask.errors import HpcdaskError
+    from hpcdask.remote import call
+
+    if minimum > maximum:
+        raise HpcdaskError(f"--minimum ({minimum}) is more than --maximum ({maximum})")
+    call(_running(name), "adapt", minimum=minimum, maximum=maximum)
+    click.echo(f"{name}: adaptive between {minimum} and {maximum} workers")
+
+
+def _reports(names: Sequence[str]) -> list[dict[str, Any]]:
+    from hpcdask import state
+    from hpcdask.remote import ControllerGone, call
+
+    reports = []
+    for item in state.records():
+        if isinstance(item, state.StateError):
+            reports.append({"name": "?", "state": "damaged", "problem": str(item)})
+            continue
+        if names and item.name not in names:
+            continue
+        try:
+            reports.append(call(item, "status"))
+        except ControllerGone as gone:
+            state.remove(item.name)
+            reports.append(
+                {
+                    "name": item.name,
+                    "type": item.type,
+                    "state": "dead",
+                    "problem": f"{gone} (record removed)",
+                }
+            )
+    return reports
+
+
+@click.command("status")
+@click.argument("names", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def status_command(names: tuple[str, ...], as_json: bool) -> None:
+    """Show running clusters: type, state, workers, cores, memory, dashboard, uptime."""
+    from hpcdask.cli.render import print_status
+
+    reports = _reports(names)
+    if as_json:
+        click.echo(json.dumps(reports, indent=2))
+    else:
+        print_status(reports, now=time.time())
+
+
+@click.command("list")
+def list_command() -> None:
+    """List the names of running clusters."""
+    from hpcdask import state
+    from hpcdask.remote import find_running
+
+    for item in state.records():
+        if not isinstance(item, state.StateError) and find_running(item.name):
+            click.echo(item.name)
+
+
+@click.command("down")
+@click.argument("names", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Stop every running cluster.")
+def down_command(names: tuple[str, ...], everything: bool) -> None:
+    """Stop clusters: their workers, batch jobs and controllers."""
+    from hpcdask import state
+    from hpcdask.errors import HpcdaskError
+    from hpcdask.lifecycle import down
+
+    if everything:
+        names = tuple(r.name for r in state.records() if not isinstance(r, state.StateError))
+    elif not names:
+        raise HpcdaskError("name a cluster to stop, or give --all")
+    for name in names:
+        if down(name):
+            click.echo(f"{name}: stopped")
+        elif not everything:
+            raise HpcdaskError(f"no cluster named '{name}' is running")
+
+
+@click.command("logs")
+@click.argument("name")
+@click.option("--lines", "-n", type=click.IntRange(min=1), default=200, show_default=True)
+def logs_command(name: str, lines: int) -> None:
+    """Print the end of cluster NAME's controller log."""
+    from hpcdask import state
+    from hpcdask.errors import HpcdaskError
+
+    path = state.log_path(name)
+    if not path.exists():
+        raise HpcdaskError(f"no log for a cluster named '{name}' ({path})")
+    click.echo("\n".join(path.read_text().splitlines()[-lines:]))
+
+
+@click.command("dashboard")
+@click.argument("name")
+@click.option("--open", "open_it", is_flag=True, help="Open it in a web browser.")
+def dashboard_command(name: str, open_it: bool) -> None:
+    """Print (or open) the dashboard link of cluster NAME."""
+    record = _running(name)
+    click.echo(record.dashboard_link)
+    if open_it:
+        import webbrowser
+
+        webbrowser.open(record.dashboard_link)
+
+
+def register(group: click.Group) -> None:
+    """Add the commands of this module to ``group``."""
+    for command in (
+        up_command,
+        scale_command,
+        adapt_command,
+        status_command,
+        list_command,
+        down_command,
+        logs_command,
+        dashboard_command,
+    ):
+        group.add_command(command)

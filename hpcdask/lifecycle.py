@@ -1,0 +1,140 @@
+"""Start, stop and inspect clusters that live in their own controller process.
+
+These functions back ``hpcdask up / down / status / scale / adapt`` and ``connect(NAME)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from hpcdask import state
+from hpcdask.errors import HpcdaskError
+from hpcdask.remote import ControllerGone, call, find_running, pid_alive
+from hpcdask.state import Record
+
+if TYPE_CHECKING:
+    from hpcdask.models import Resource
+
+__all__ = ["Progress", "down", "status", "up", "wait_for_workers"]
+
+Progress = Callable[[str], None]
+
+
+def _quiet(message: str) -> None:
+    """A progress callback that shows nothing."""
+
+
+def _log_tail(name: str, lines: int = 8) -> str:
+    try:
+        text = state.log_path(name).read_text().strip().splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join(text[-lines:])
+
+
+def _spawn(resource: Resource) -> int | None:
+    """Start the controller of ``resource``; return its pid, or None if another holds the name."""
+    from hpcdask.controller import ALREADY_RUNNING
+
+    request = json.dumps(resource.model_dump(mode="json"))
+    launcher = subprocess.run(
+        [sys.executable, "-m", "hpcdask.controller"],
+        input=request,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if launcher.returncode == ALREADY_RUNNING:
+        return None
+    if launcher.returncode != 0 or not launcher.stdout.strip().isdigit():
+        raise HpcdaskError(
+            f"the controller of '{resource.name}' did not start: "
+            f"{launcher.stderr.strip() or launcher.stdout.strip()}"
+        )
+    return int(launcher.stdout.strip())
+
+
+def up(resource: Resource, *, timeout: float = 300.0, progress: Progress = _quiet) -> Record:
+    """Start ``resource``'s cluster in a controller of its own; return its record.
+
+    If the cluster is already running, return its record without starting anything.
+    """
+    running = find_running(resource.name)
+    if running is not None:
+        return running
+    progress(f"Starting the controller of '{resource.name}'")
+    pid = _spawn(resource)
+    deadline = time.monotonic() + timeout
+    while (record := state.read(resource.name)) is None or pid not in (None, record.pid):
+        if pid is None:  # another `up` of this name won the race: wait for its record
+            progress(f"Cluster '{resource.name}' is being started by another process")
+        elif not pid_alive(pid):
+            raise HpcdaskError(
+                f"cluster '{resource.name}' failed to start; the end of its log "
+                f"({state.log_path(resource.name)}):\n{_log_tail(resource.name)}"
+            )
+        if time.monotonic() > deadline:
+            if pid is not None:
+                os.kill(pid, signal.SIGTERM)
+            raise HpcdaskError(f"cluster '{resource.name}' did not start within {timeout:g}s")
+        progress(f"Starting cluster '{resource.name}' ({resource.type})")
+        time.sleep(0.1)
+    return record
+
+
+def wait_for_workers(
+    record: Record, n: int, *, timeout: float = 300.0, progress: Progress = _quiet
+) -> dict[str, Any]:
+    """Wait until the cluster has ``n`` workers; return its last status report."""
+    deadline = time.monotonic() + timeout
+    while (report := status(record))["workers"] < n:
+        if time.monotonic() > deadline:
+            raise HpcdaskError(
+                f"cluster '{record.name}': {report['workers']} of {n} workers "
+                f"arrived within {timeout:g}s"
+            )
+        progress(f"Waiting for workers: {report['workers']}/{n}")
+        time.sleep(0.2)
+    return report
+
+
+def status(record: Record) -> dict[str, Any]:
+    """Return the controller's status report of a running cluster."""
+    report: dict[str, Any] = call(record, "status")
+    return report
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def down(name: str, *, timeout: float = 60.0) -> bool:
+    """Stop cluster ``name``: its workers, jobs and controller. Return False if none ran."""
+    try:
+        record = state.read(name)
+    except state.StateError:  # a damaged record: nothing to stop, just forget it
+        state.remove(name)
+        return True
+    if record is None:
+        return False
+    with contextlib.suppress(ControllerGone):
+        call(record, "shutdown")
+    if not _wait_gone(record.pid, timeout):
+        os.kill(record.pid, signal.SIGTERM)
+        if not _wait_gone(record.pid, 10):
+            os.kill(record.pid, signal.SIGKILL)
+    state.remove(name)
+    return True

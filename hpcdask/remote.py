@@ -1,0 +1,114 @@
+"""Find running clusters by name and talk to their controllers; attach to them as a Cluster.
+
+A record whose controller does not answer is stale (the controller died): it is removed, and
+the cluster counts as not running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from distributed.deploy.cluster import Cluster
+
+from hpcdask import state
+from hpcdask.errors import HpcdaskError
+from hpcdask.state import Record
+
+__all__ = ["AttachedCluster", "ControllerGone", "call", "find_running", "pid_alive"]
+
+#: Seconds a controller gets to answer one request.
+TIMEOUT = 5.0
+
+
+class ControllerGone(HpcdaskError):
+    """The cluster's controller does not answer."""
+
+
+def pid_alive(pid: int) -> bool:
+    """Return whether process ``pid`` exists (and is not a zombie)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+async def _call(address: str, op: str, **kwargs: Any) -> Any:
+    from distributed.core import rpc
+
+    async with rpc(address, timeout=TIMEOUT) as controller:  # type: ignore[no-untyped-call]
+        return await asyncio.wait_for(getattr(controller, f"hpcdask_{op}")(**kwargs), TIMEOUT)
+
+
+def call(record: Record, op: str, **kwargs: Any) -> Any:
+    """Send request ``op`` to the controller of ``record`` and return its answer."""
+    if not pid_alive(record.pid):
+        raise ControllerGone(f"cluster '{record.name}': its controller (pid {record.pid}) died")
+    try:
+        return asyncio.run(_call(record.controller_address, op, **kwargs))
+    except (OSError, asyncio.TimeoutError) as error:
+        raise ControllerGone(
+            f"cluster '{record.name}': its controller does not answer ({error or 'timeout'})"
+        ) from None
+
+
+def find_running(name: str) -> Record | None:
+    """Return the record of the running cluster ``name``; clean up and None if it died."""
+    record = state.read(name)
+    if record is None:
+        return None
+    if pid_alive(record.pid):
+        return record
+    state.remove(name)
+    return None
+
+
+class AttachedCluster(Cluster):
+    """A running cluster, owned by its controller, seen from another process.
+
+    It behaves like the cluster itself for ``Client``, the dashboard link, ``scale`` and
+    ``adapt``; closing it detaches without stopping the cluster (``hpcdask down`` does that).
+    """
+
+    def __init__(self, record: Record, asynchronous: bool = False, loop: Any = None) -> None:
+        from distributed.core import rpc
+
+        self.record = record
+        super().__init__(asynchronous=asynchronous, loop=loop)  # type: ignore[no-untyped-call]
+        self.name = record.name
+        self.scheduler_comm = rpc(record.scheduler_address)  # type: ignore[no-untyped-call]
+        if not asynchronous:
+            self._loop_runner.start()  # type: ignore[no-untyped-call]
+            self.sync(self._start)  # type: ignore[no-untyped-call]
+
+    def close(self, timeout: float | None = None) -> Any:
+        """Detach from the cluster; it keeps running (``hpcdask down`` stops it)."""
+        result = super().close(timeout)
+        if not self.asynchronous:
+            self._loop_runner.stop()  # type: ignore[no-untyped-call]
+        return result
+
+    @property
+    def scheduler_address(self) -> str:
+        return self.record.scheduler_address
+
+    def scale(self, n: int) -> None:
+        """Ask the controller for ``n`` workers (stops adaptive scaling)."""
+        call(self.record, "scale", n=n)
+
+    def adapt(self, minimum: int = 0, maximum: int = 1, **kwargs: Any) -> None:  # type: ignore[override]
+        """Ask the controller to scale adaptively between ``minimum`` and ``maximum``."""
+        call(self.record, "adapt", minimum=minimum, maximum=maximum)
+
+    def status_report(self) -> dict[str, Any]:
+        """Return the controller's status report (workers, requested, jobs, …)."""
+        report: dict[str, Any] = call(self.record, "status")
+        return report

@@ -1,0 +1,183 @@
+"""Clusters that outlive a process: hpcdask up / status / scale / adapt / down, and attach.
+
+Real controller processes, started through the real command line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from distributed import Client
+
+import hpcdask
+from hpcdask.remote import AttachedCluster
+
+HPCDASK = str(Path(sys.executable).parent / "hpcdask")
+QUIET = ["--set", "dashboard-address=:0"]
+
+
+@pytest.fixture
+def state_dir(isolated_config: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    folder = isolated_config.parent / "state"
+    monkeypatch.setenv("HPCDASK_STATE_DIR", str(folder))
+    yield folder
+    subprocess.run([HPCDASK, "down", "--all"], capture_output=True, timeout=120)
+
+
+def hpcdask_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([HPCDASK, *args], capture_output=True, text=True, timeout=120)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def status(name: str) -> dict[str, Any]:
+    reports = json.loads(hpcdask_cli("status", name, "--json").stdout)
+    assert len(reports) == 1
+    report: dict[str, Any] = reports[0]
+    return report
+
+
+def wait(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def gone(pid: int) -> bool:
+    """The process exited (a zombie waiting for this machine's init to reap it counts)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def workers_of(pid: int) -> list[psutil.Process]:
+    return psutil.Process(pid).children(recursive=True)
+
+
+def test_up_status_scale_adapt_down(state_dir: Path) -> None:
+    out = hpcdask_cli("up", "local", "--workers", "2", "--wait", *QUIET).stdout
+    assert out.startswith("local: running at tcp://127.0.0.1:")
+    assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
+    record = json.loads((state_dir / "local.json").read_text())
+    assert stat.S_IMODE((state_dir / "local.json").stat().st_mode) == 0o600
+    assert out.splitlines()[1] == f"dashboard: {record['dashboard_link']}"
+    report = status("local")
+    assert (report["state"], report["workers"], report["requested"]) == ("running", 2, 2)
+    assert hpcdask_cli("list").stdout == "local\n"
+    assert hpcdask_cli("dashboard", "local").stdout == record["dashboard_link"] + "\n"
+    assert hpcdask_cli("scale", "local", "3").stdout.startswith("local: 3 workers requested")
+    wait(lambda: status("local")["workers"] == 3, "3 workers")
+    hpcdask_cli("adapt", "local", "--minimum", "0", "--maximum", "2")
+    assert status("local")["adaptive"] == [0, 2]
+    wait(lambda: status("local")["workers"] == 0, "adaptive scale down to 0")
+    assert "cluster local running at" in hpcdask_cli("logs", "local").stdout
+    assert hpcdask_cli("down", "local").stdout == "local: stopped\n"
+    assert not (state_dir / "local.json").exists()
+    assert gone(record["pid"])
+    assert hpcdask_cli("status", "--json").stdout.strip() == "[]"
+
+
+def test_attach_from_another_process(state_dir: Path) -> None:
+    hpcdask_cli("up", "local", "--workers", "2", "--wait", *QUIET)
+    cluster = hpcdask.connect("local")
+    assert isinstance(cluster, AttachedCluster)
+    with Client(cluster) as client:
+        assert client.submit(sum, range(10)).result() == 45
+        cluster.scale(1)
+        wait(lambda: len(client.scheduler_info()["workers"]) == 1, "scale to 1 via attach")
+    cluster.close()
+    assert status("local")["state"] == "running"  # detaching does not stop the cluster
+    code = (
+        "import hpcdask, distributed; c = hpcdask.connect('local'); "
+        "print(distributed.Client(c).submit(pow, 2, 10).result())"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=os.environ
+    )
+    assert other.stdout == "1024\n", other.stderr
+
+
+def test_sigkill_of_the_controller_leaves_nothing(state_dir: Path) -> None:
+    hpcdask_cli("up", "local", "--workers", "2", "--wait", *QUIET)
+    pid = json.loads((state_dir / "local.json").read_text())["pid"]
+    tree = workers_of(pid)
+    assert len(tree) >= 2
+    os.kill(pid, signal.SIGKILL)
+    _, alive = psutil.wait_procs(tree, timeout=30)
+    assert alive == []
+    reports = json.loads(hpcdask_cli("status", "--json").stdout)
+    assert [(r["name"], r["state"]) for r in reports] == [("local", "dead")]
+    assert not (state_dir / "local.json").exists()
+    assert hpcdask_cli("list").stdout == ""
+
+
+def test_idle_timeout_shuts_a_forgotten_cluster_down(state_dir: Path) -> None:
+    hpcdask_cli("up", "local", "--workers", "1", "--idle-timeout", "2s", *QUIET)
+    pid = json.loads((state_dir / "local.json").read_text())["pid"]
+    wait(lambda: gone(pid), "the idle cluster to stop", timeout=60)
+    assert not (state_dir / "local.json").exists()
+    assert "shutting down" in (state_dir / "local.log").read_text()
+
+
+def test_concurrent_up_starts_one_cluster(state_dir: Path) -> None:
+    with ThreadPoolExecutor(3) as pool:
+        results = list(
+            pool.map(lambda _: hpcdask_cli("up", "local", "--workers", "1", *QUIET), range(3))
+        )
+    addresses = {r.stdout.splitlines()[0] for r in results}
+    assert len(addresses) == 1
+    controllers = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if "hpcdask.controller" in " ".join(p.info["cmdline"] or [])
+    ]
+    assert len(controllers) == 1
+
+
+def test_damaged_record_is_a_clear_message(state_dir: Path) -> None:
+    state_dir.mkdir(mode=0o700, exist_ok=True)
+    (state_dir / "broken.json").write_text('{"name": "broken", "ty')
+    result = hpcdask_cli("status", "--json")
+    report = json.loads(result.stdout)[0]
+    assert report["state"] == "damaged"
+    assert "broken.json: the record of a running cluster is damaged" in report["problem"]
+    assert "hpcdask down broken" in report["problem"]
+    assert hpcdask_cli("down", "broken").stdout == "broken: stopped\n"
+    assert not (state_dir / "broken.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["scale", "nope", "3"],
+            "hpcdask: error: no cluster named 'nope' is running (start it with "
+            "`hpcdask up nope`)\n",
+        ),
+        (["down"], "hpcdask: error: name a cluster to stop, or give --all\n"),
+        (["down", "nope"], "hpcdask: error: no cluster named 'nope' is running\n"),
+        (
+            ["adapt", "nope", "--minimum", "3", "--maximum", "1"],
+            "hpcdask: error: --minimum (3) is more than --maximum (1)\n",
+        ),
+    ],
+)
+def test_verb_errors(state_dir: Path, args: list[str], message: str) -> None:
+    result = hpcdask_cli(*args, check=False)
+    assert (result.returncode, result.stderr) == (2, message)
