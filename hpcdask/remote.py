@@ -96,6 +96,21 @@ class AttachedCluster(Cluster):
             self._loop_runner.stop()  # type: ignore[no-untyped-call]
         return result
 
+    @classmethod
+    def from_name(cls, name: str, asynchronous: bool = False) -> AttachedCluster:
+        """Attach to the running cluster ``name`` (the dask-ctl discovery contract)."""
+        record = find_running(name)
+        if record is None:
+            raise HpcdaskError(f"no cluster named '{name}' is running")
+        return cls(record, asynchronous=asynchronous)
+
+    def shutdown(self) -> None:
+        """Stop the cluster itself, not only this attachment."""
+        from hpcdask.lifecycle import down
+
+        self.close()
+        down(self.record.name)
+
     @property
     def scheduler_address(self) -> str:
         return self.record.scheduler_address

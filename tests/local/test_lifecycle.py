@@ -181,3 +181,26 @@ def test_damaged_record_is_a_clear_message(state_dir: Path) -> None:
 def test_verb_errors(state_dir: Path, args: list[str], message: str) -> None:
     result = hpcdask_cli(*args, check=False)
     assert (result.returncode, result.stderr) == (2, message)
+
+
+def test_dask_ctl_discovery_contract(state_dir: Path) -> None:
+    """As dask-ctl calls it: entry point → discover() → from_name(name) → compute, scale."""
+    import asyncio
+    from importlib.metadata import entry_points
+
+    hpcdask_cli("up", "local", "--workers", "1", "--wait", *QUIET)
+    [entry] = [e for e in entry_points(group="dask_cluster_discovery") if e.name == "hpcdask"]
+    discover = entry.load()
+
+    async def found() -> list[tuple[str, Any]]:
+        return [item async for item in discover()]
+
+    [(name, cluster_class)] = asyncio.run(found())
+    assert name == "local"
+    cluster = cluster_class.from_name(name)
+    with Client(cluster) as client:
+        assert client.submit(pow, 3, 3).result() == 27
+        cluster.scale(2)
+        wait(lambda: len(client.scheduler_info()["workers"]) == 2, "scale via discovery")
+    cluster.shutdown()
+    assert hpcdask_cli("list").stdout == ""

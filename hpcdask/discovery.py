@@ -1,0 +1,22 @@
+"""Cluster discovery for dask-ctl and the JupyterLab Dask extension.
+
+Registered under the ``dask_cluster_discovery`` entry point: ``discover()`` yields the name of
+every running hpcdask cluster with the class whose ``from_name(name)`` attaches to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from hpcdask import state
+from hpcdask.remote import AttachedCluster, pid_alive
+
+__all__ = ["discover"]
+
+
+async def discover() -> AsyncIterator[tuple[str, Callable[..., Any]]]:
+    """Yield ``(name, AttachedCluster)`` for every running cluster."""
+    for record in state.records():
+        if isinstance(record, state.Record) and pid_alive(record.pid):
+            yield record.name, AttachedCluster
