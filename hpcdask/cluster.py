@@ -9,6 +9,7 @@ from hpcdask.daskconfig import dotted
 
 if TYPE_CHECKING:
     from distributed.deploy.cluster import Cluster
+    from distributed.security import Security
 
     from hpcdask.models import Resource, Scaling
 
@@ -30,17 +31,27 @@ def apply_scaling(cluster: Cluster, scaling: Scaling) -> None:
         )
 
 
-def start_cluster(resource: Resource) -> Cluster:
-    """Start the cluster of a validated ``resource``, with its ``dask:`` settings in force."""
+def start_cluster(resource: Resource, security: Security | None = None) -> Cluster:
+    """Start the cluster of a validated ``resource``, with its ``dask:`` settings in force.
+
+    Clusters that need TLS (see :func:`hpcdask.security.needs_tls`) get ``security``, or
+    fresh credentials when none are given.
+    """
+    # distributed's config defaults must be loaded before the config.set below, or leaving
+    # the block would remove the whole 'distributed' section that importing it adds.
     import dask.config
-    import distributed  # noqa: F401  (its config defaults must be loaded before the set below,
-    # or leaving the block would remove the whole 'distributed' section it added meanwhile)
+    import distributed  # noqa: F401
+
+    from hpcdask.dashboard.plugin import install as install_page
+    from hpcdask.security import needs_tls, new_credentials
 
     backend = backend_for(resource.type)
+    security = (security or new_credentials()) if needs_tls(resource) else None
     with dask.config.set(dotted(resource.dask)):
-        cluster = backend.cluster(resource)
+        cluster = backend.cluster(resource, security=security)
     try:
         apply_scaling(cluster, resource.scaling)
+        install_page(cluster, resource)  # the /hpcdask page on the cluster's own dashboard
     except BaseException:
         cluster.close()
         raise

@@ -29,6 +29,7 @@ from hpcdask._version import __version__
 if TYPE_CHECKING:
     from distributed.core import Server
     from distributed.deploy.cluster import Cluster
+    from distributed.security import Security
 
     from hpcdask.models import Resource
 
@@ -117,11 +118,13 @@ def _handlers(
     }
 
 
-async def _serve(handlers: dict[str, Any]) -> Server:
+async def _serve(handlers: dict[str, Any], credentials: Security) -> Server:
+    """Serve ``handlers`` on localhost over TLS: only holders of the credentials get in."""
     from distributed.core import Server
 
     server = Server(handlers)  # type: ignore[no-untyped-call]
-    await server.listen("tcp://127.0.0.1:0")  # type: ignore[no-untyped-call]
+    listen = credentials.get_listen_args("scheduler")  # type: ignore[no-untyped-call]
+    await server.listen("tls://127.0.0.1:0", **listen)  # type: ignore[no-untyped-call]
     return server
 
 
@@ -148,17 +151,20 @@ def _record(cluster: Cluster, resource: Resource, server: Server, started: float
 
 def run(resource: Resource) -> None:
     """Start ``resource``'s cluster and serve it until asked to stop; always clean up."""
+    from hpcdask import security
     from hpcdask.cluster import start_cluster
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, lambda *_: stop.set())
     started = time.time()
-    cluster = start_cluster(resource)
+    credentials = security.new_credentials()
+    security.save(resource.name, credentials)
+    cluster = start_cluster(resource, security=credentials)
     server = None
     try:
         handlers = _handlers(cluster, resource, started, stop)
-        server = cluster.sync(_serve, handlers)  # type: ignore[no-untyped-call]
+        server = cluster.sync(_serve, handlers, credentials)  # type: ignore[no-untyped-call]
         state.write(_record(cluster, resource, server, started))
         logger.info("cluster %s running at %s", resource.name, cluster.scheduler_address)
         while not stop.wait(0.5):
@@ -169,6 +175,7 @@ def run(resource: Resource) -> None:
         record = state.read(resource.name)
         if record is not None and record.pid == os.getpid():
             state.remove(resource.name)
+            security.remove(resource.name)
         if server is not None:
             server.stop()
         cluster.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from distributed.deploy.cluster import Cluster
 
@@ -16,7 +16,10 @@ from hpcdask import state
 from hpcdask.errors import HpcdaskError
 from hpcdask.state import Record
 
-__all__ = ["AttachedCluster", "ControllerGone", "call", "find_running", "pid_alive"]
+if TYPE_CHECKING:
+    from distributed.security import Security
+
+__all__ = ["AttachedCluster", "ControllerGone", "call", "credentials", "find_running", "pid_alive"]
 
 #: Seconds a controller gets to answer one request.
 TIMEOUT = 5.0
@@ -41,10 +44,22 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
-async def _call(address: str, op: str, **kwargs: Any) -> Any:
+def credentials(record: Record) -> Security:
+    """Return the credentials that let this user talk to ``record``'s cluster."""
+    from hpcdask import security
+
+    found = security.load(record.name)
+    if found is None:
+        raise ControllerGone(
+            f"cluster '{record.name}': its credentials are missing from {state.state_dir()}"
+        )
+    return found
+
+
+async def _call(address: str, args: dict[str, Any], op: str, **kwargs: Any) -> Any:
     from distributed.core import rpc
 
-    async with rpc(address, timeout=TIMEOUT) as controller:  # type: ignore[no-untyped-call]
+    async with rpc(address, timeout=TIMEOUT, connection_args=args) as controller:  # type: ignore[no-untyped-call]
         return await asyncio.wait_for(getattr(controller, f"hpcdask_{op}")(**kwargs), TIMEOUT)
 
 
@@ -53,7 +68,8 @@ def call(record: Record, op: str, **kwargs: Any) -> Any:
     if not pid_alive(record.pid):
         raise ControllerGone(f"cluster '{record.name}': its controller (pid {record.pid}) died")
     try:
-        return asyncio.run(_call(record.controller_address, op, **kwargs))
+        args = credentials(record).get_connection_args("client")  # type: ignore[no-untyped-call]
+        return asyncio.run(_call(record.controller_address, args, op, **kwargs))
     except (OSError, asyncio.TimeoutError) as error:
         raise ControllerGone(
             f"cluster '{record.name}': its controller does not answer ({error or 'timeout'})"
@@ -84,7 +100,11 @@ class AttachedCluster(Cluster):
         self.record = record
         super().__init__(asynchronous=asynchronous, loop=loop)  # type: ignore[no-untyped-call]
         self.name = record.name
-        self.scheduler_comm = rpc(record.scheduler_address)  # type: ignore[no-untyped-call]
+        tls = record.scheduler_address.startswith("tls://")
+        #: What a ``Client(cluster)`` connects with: the cluster's credentials if it uses TLS.
+        self.security = credentials(record) if tls else None
+        args = self.security.get_connection_args("client") if self.security else {}  # type: ignore[no-untyped-call]
+        self.scheduler_comm = rpc(record.scheduler_address, connection_args=args)  # type: ignore[no-untyped-call]
         if not asynchronous:
             self._loop_runner.start()  # type: ignore[no-untyped-call]
             self.sync(self._start)  # type: ignore[no-untyped-call]

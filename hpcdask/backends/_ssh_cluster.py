@@ -12,6 +12,7 @@ from hpcdask.backends._placement import capacity, next_host
 from hpcdask.backends._ssh_connect import Connections
 from hpcdask.backends._ssh_plan import HostPlan
 from hpcdask.backends._ssh_process import SSHWorker
+from hpcdask.backends.base import Description, Placement
 
 __all__ = ["HostCluster"]
 
@@ -29,8 +30,8 @@ class HostCluster(SpecCluster):
         Threads per worker on each host (None: Dask decides on the host).
     worker_options
         Options shared by every worker's nanny (memory limit, death timeout, resources…).
-    env
-        Extra environment for the remote processes (e.g. inherited Dask config).
+    secret_env
+        Environment sent to remote processes over stdin (Dask config, TLS credentials).
     failed_hosts
         Hosts left out at start, with the reason; shown by ``repr`` and kept up to date.
     """
@@ -41,7 +42,7 @@ class HostCluster(SpecCluster):
         *,
         threads: Mapping[str, int | None],
         worker_options: Mapping[str, Any],
-        env: Mapping[str, str],
+        secret_env: Mapping[str, str],
         start_timeout: float,
         scheduler: dict[str, Any],
         n_workers: int | None = None,
@@ -54,7 +55,7 @@ class HostCluster(SpecCluster):
         self._threads = dict(threads)
         self._connections = connections or Connections()
         self._worker_options = dict(worker_options)
-        self._env = dict(env)
+        self._secret_env = dict(secret_env)
         self._start_timeout = start_timeout
         self._i = 0
         initial: dict[str, Any] = {}
@@ -70,6 +71,29 @@ class HostCluster(SpecCluster):
         """How many workers the usable hosts can hold."""
         slots = {h: p.slots for h, p in self.plans.items()}
         return capacity(slots, self.failed_hosts)
+
+    def describe(self) -> Description:
+        """Return one placement per host: its state, its workers, its free slots.
+
+        Examples
+        --------
+        >>> [(p.id, p.state, p.workers) for p in cluster.describe().placements]  # doctest: +SKIP
+        [('ws1', 'ok', ('ws1-0', 'ws1-2')), ('ws2', 'failed', ())]
+        """
+        placed: dict[str, list[str]] = {host: [] for host in self.plans}
+        for name, spec in self.worker_spec.items():
+            placed.setdefault(spec["options"]["plan"].host, []).append(str(name))
+        rows = []
+        for host, names in placed.items():
+            slots = self.plans[host].slots if host in self.plans else 0
+            failed = self.failed_hosts.get(host)
+            state = "failed" if failed else ("ok" if names else "idle")
+            note = failed or f"{len(names)} of {slots} slots used"
+            rows.append(Placement(host, state, nodes=host, workers=tuple(names), note=note))
+        for host, reason in self.failed_hosts.items():
+            if host not in placed:
+                rows.append(Placement(host, "failed", nodes=host, note=reason))
+        return Description("host", tuple(rows))
 
     def new_worker_spec(self) -> dict[str, dict[str, Any]]:
         return self._next_spec(self.worker_spec)
@@ -91,7 +115,8 @@ class HostCluster(SpecCluster):
             "plan": self.plans[host],
             "connections": self._connections,
             "options": options,
-            "env": self._env,
+            "env": {},
+            "secret_env": self._secret_env,
             "start_timeout": self._start_timeout,
             "on_exit": self._worker_exited,
         }

@@ -31,7 +31,9 @@ PID_MARK = "HPCDASK_PID="
 STOP_GRACE = 3.0
 
 
-def shell_command(plan: HostPlan, argv: Sequence[str], env: Mapping[str, str]) -> str:
+def shell_command(
+    plan: HostPlan, argv: Sequence[str], env: Mapping[str, str], stdin_env: Sequence[str] = ()
+) -> str:
     """Return the remote shell line: prologue, environment, then ``exec`` of ``argv``.
 
     Examples
@@ -44,6 +46,8 @@ exec nice -n 5 python3 -V
     """
     steps = list(plan.prologue)
     steps += [f"export {key}={shlex.quote(value)}" for key, value in {**plan.env, **env}.items()]
+    # Secrets (credentials) arrive on stdin, one line each: never on a command line.
+    steps += [f"IFS= read -r {name} && export {name}" for name in stdin_env]
     python = shlex.quote(argv[0])
     missing = shlex.quote(f"python not found: {argv[0]}")
     steps.append(f"{{ command -v {python} >/dev/null || {{ echo {missing} >&2; exit 127; }}; }}")
@@ -85,12 +89,14 @@ class RemoteProcess:
         self.connection = await self._connections.get(self.plan)
         return self.connection
 
-    async def start(self, command: str, ready: Callable[[str], bool], timeout: float) -> None:
-        """Run ``command`` and return once a line of its stderr satisfies ``ready``."""
-        import asyncssh
-
+    async def start(
+        self, command: str, ready: Callable[[str], bool], timeout: float, stdin: str = ""
+    ) -> None:
+        """Run ``command`` with ``stdin``; return once a line of its stderr satisfies ``ready``."""
         assert self.connection is not None
-        process = await self.connection.create_process(command, stdin=asyncssh.DEVNULL)
+        process = await self.connection.create_process(command)
+        process.stdin.write(stdin)
+        process.stdin.write_eof()
         self._process = process
         try:
             await asyncio.wait_for(self._read_until(process, ready), timeout)
@@ -164,6 +170,7 @@ class SSHWorker(ProcessInterface):
         options: Mapping[str, Any],
         env: Mapping[str, str],
         start_timeout: float,
+        secret_env: Mapping[str, str] | None = None,
         on_exit: Callable[[SSHWorker], None] | None = None,
     ) -> None:
         super().__init__(scheduler=scheduler, name=name)  # type: ignore[no-untyped-call]
@@ -172,6 +179,7 @@ class SSHWorker(ProcessInterface):
         self.plan = plan
         self.options = dict(options)
         self.env = dict(env)
+        self.secret_env = dict(secret_env or {})
         self.start_timeout = start_timeout
         self.process = RemoteProcess(plan, connections)
         self._on_exit = on_exit
@@ -186,8 +194,13 @@ class SSHWorker(ProcessInterface):
     async def start(self) -> None:
         connection = await self.process.connect()
         address = connection.get_extra_info("peername")[0]
-        command = shell_command(self.plan, self._argv(address), self.env)
-        await self.process.start(command, lambda line: "Registered to:" in line, self.start_timeout)
+        command = shell_command(self.plan, self._argv(address), self.env, list(self.secret_env))
+        await self.process.start(
+            command,
+            lambda line: "Registered to:" in line,
+            self.start_timeout,
+            _lines(self.secret_env),
+        )
         self.address = address
         self._watcher = asyncio.create_task(self._watch())
         await super().start()  # type: ignore[no-untyped-call]
@@ -222,11 +235,13 @@ class SSHScheduler(ProcessInterface):
         options: Mapping[str, Any],
         env: Mapping[str, str],
         start_timeout: float,
+        secret_env: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.plan = plan
         self.options = dict(options)
         self.env = dict(env)
+        self.secret_env = dict(secret_env or {})
         self.start_timeout = start_timeout
         self.process = RemoteProcess(plan, connections)
 
@@ -235,11 +250,21 @@ class SSHScheduler(ProcessInterface):
         host = connection.get_extra_info("peername")[0]
         spec = json.dumps({"cls": "distributed.Scheduler", "opts": {"host": host, **self.options}})
         argv = [self.plan.python, "-m", "distributed.cli.dask_spec", "--spec", spec]
-        command = shell_command(self.plan, argv, self.env)
-        await self.process.start(command, lambda line: "Scheduler at:" in line, self.start_timeout)
+        command = shell_command(self.plan, argv, self.env, list(self.secret_env))
+        await self.process.start(
+            command,
+            lambda line: "Scheduler at:" in line,
+            self.start_timeout,
+            _lines(self.secret_env),
+        )
         self.address = self.process.tail[-1].split("Scheduler at:")[1].strip()
         await super().start()  # type: ignore[no-untyped-call]
 
     async def close(self) -> None:
         await self.process.stop()
         await super().close()  # type: ignore[no-untyped-call]
+
+
+def _lines(values: Mapping[str, str]) -> str:
+    """Return ``values`` as the stdin lines ``shell_command``'s reads expect, in order."""
+    return "".join(f"{value}\n" for value in values.values())

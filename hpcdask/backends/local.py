@@ -15,6 +15,7 @@ from hpcdask.models import LocalResource
 
 if TYPE_CHECKING:
     from distributed import LocalCluster
+    from distributed.security import Security
 
     from hpcdask.models import Resource
 
@@ -78,11 +79,14 @@ def local_cluster_kwargs(resource: LocalResource) -> dict[str, Any]:
 class LocalBackend(Backend):
     """Builds a ``distributed.LocalCluster`` of worker processes."""
 
-    def cluster(self, resource: Resource) -> LocalCluster:
+    def cluster(self, resource: Resource, security: Security | None = None) -> LocalCluster:
         from distributed import LocalCluster
 
         assert isinstance(resource, LocalResource)
-        return LocalCluster(**local_cluster_kwargs(resource))  # type: ignore[no-untyped-call]
+        kwargs = local_cluster_kwargs(resource)
+        if security is not None:
+            kwargs.update(security=security, protocol="tls://")
+        return LocalCluster(**kwargs)  # type: ignore[no-untyped-call]
 
     def checks(self, resource: Resource) -> list[Check]:
         assert isinstance(resource, LocalResource)

@@ -19,8 +19,11 @@ from hpcdask.backends.base import Backend, Check
 from hpcdask.daskconfig import nested
 from hpcdask.errors import HpcdaskError
 from hpcdask.models import HostSpec, SSHResource
+from hpcdask.security import as_dask_config
 
 if TYPE_CHECKING:
+    from distributed.security import Security
+
     from hpcdask.backends._ssh_cluster import HostCluster
     from hpcdask.models import Resource
 
@@ -49,11 +52,14 @@ def scheduler_spec(
     addresses: Iterable[str],
     connections: Connections,
     plans: Mapping[str, HostPlan],
+    security: Security | None,
 ) -> dict[str, Any]:
     """Return the spec of the scheduler: in this process, or on the host named in ``scheduler``."""
     from distributed import Scheduler
 
     options: dict[str, Any] = {"dashboard_address": resource.dashboard_address, "port": 0}
+    if security is not None:
+        options["protocol"] = "tls://"
     if resource.scheduler != "local":
         from hpcdask.backends._ssh_process import SSHScheduler
 
@@ -61,10 +67,13 @@ def scheduler_spec(
             "plan": plans[resource.scheduler],
             "connections": connections,
             "options": options,
-            "env": remote_env(resource),
+            "env": {},
+            "secret_env": remote_secrets(resource, security),
             "start_timeout": resource.start_timeout,
         }
         return {"cls": SSHScheduler, "options": remote}
+    if security is not None:
+        options["security"] = security
     if resource.interface:
         options["interface"] = resource.interface
     else:
@@ -72,22 +81,28 @@ def scheduler_spec(
     return {"cls": Scheduler, "options": options}
 
 
-def worker_options(resource: SSHResource) -> dict[str, Any]:
+def worker_options(resource: SSHResource, security: Security | None) -> dict[str, Any]:
     """Return the nanny options every worker of ``resource`` shares."""
     worker = resource.worker
     options: dict[str, Any] = {"death_timeout": resource.death_timeout}
+    if security is not None:
+        options["protocol"] = "tls"
     if worker.gpus:
         options["resources"] = {"GPU": worker.gpus}
     return options
 
 
-def remote_env(resource: SSHResource) -> dict[str, str]:
-    """Return environment variables that carry the resource's ``dask:`` block to workers."""
+def remote_secrets(resource: SSHResource, security: Security | None) -> dict[str, str]:
+    """Return the variables, sent over stdin, that give remote processes the ``dask:`` block
+    and the cluster's TLS credentials."""
     import dask.config
 
-    if not resource.dask:
+    config = nested(resource.dask)
+    if security is not None:
+        config = dask.config.merge(config, as_dask_config(security))
+    if not config:
         return {}
-    return {"DASK_INTERNAL_INHERIT_CONFIG": dask.config.serialize(nested(resource.dask))}
+    return {"DASK_INTERNAL_INHERIT_CONFIG": dask.config.serialize(config)}
 
 
 def _with_scheduler_host(resource: SSHResource) -> dict[str, HostPlan]:
@@ -120,7 +135,7 @@ def _usable(resource: SSHResource) -> tuple[dict[str, HostPlan], dict[str, Any],
 class SSHBackend(Backend):
     """Builds a :class:`HostCluster` for ``ssh`` resources."""
 
-    def cluster(self, resource: Resource) -> HostCluster:
+    def cluster(self, resource: Resource, security: Security | None = None) -> HostCluster:
         from hpcdask.backends._ssh_cluster import HostCluster
 
         assert isinstance(resource, SSHResource)
@@ -133,11 +148,12 @@ class SSHBackend(Backend):
             cluster = HostCluster(
                 plans,
                 threads=threads,
-                worker_options=worker_options(resource),
-                env=remote_env(resource),
+                worker_options=worker_options(resource, security),
+                secret_env=remote_secrets(resource, security),
                 start_timeout=resource.start_timeout,
-                scheduler=scheduler_spec(resource, addresses, connections, everything),
+                scheduler=scheduler_spec(resource, addresses, connections, everything, security),
                 connections=connections,
+                security=security,
                 n_workers=self.initial_workers(resource),
                 failed_hosts=failed,
                 name=resource.name,

@@ -101,6 +101,7 @@ def run(resource: Resource, command: Sequence[str], *, timeout: float = 300.0) -
     """Start ``resource``'s cluster, run ``command`` against it, tear down; return its exit code."""
     from hpcdask.cli.render import console
     from hpcdask.cluster import start_cluster
+    from hpcdask.security import client_environment
 
     out = console(stderr=True)
     with _sigterm_raises():
@@ -119,6 +120,9 @@ def run(resource: Resource, command: Sequence[str], *, timeout: float = 300.0) -
                 "DASK_SCHEDULER_ADDRESS": cluster.scheduler_address,
                 "HPCDASK_RESOURCE": resource.name,
             }
+            security = getattr(cluster, "security", None)
+            if security is not None and cluster.scheduler_address.startswith("tls://"):
+                env.update(client_environment(security))
             return _run_child(command, env, out)
         finally:
             with _signals_ignored(), out.status(f"Stopping cluster '{resource.name}'"):

@@ -109,6 +109,7 @@ class Resource(Model):
     scaling: Scaling = Field(default_factory=Scaling)
     dask: Mapping[str, Any] = Field(default_factory=dict)
     dashboard_address: str = "127.0.0.1:8787"
+    tls: bool | None = None
 
 
 class LocalResource(Resource):
