@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 from hpcdask.config import ConfigPaths, load_catalog
@@ -62,8 +63,10 @@ def connect(name: str | None = None, *, config: ConfigPaths = None, **overrides:
 
     A cluster started with ``hpcdask up NAME`` lives in its own process: ``connect(NAME)``
     attaches to it (``scale`` and ``adapt`` go to that process; closing only detaches).
-    Otherwise the cluster starts in this process and stops when it is closed. Parameters are
-    those of :func:`load_resource`; overrides apply only to a cluster that starts here.
+    Otherwise the cluster starts in this process and stops when it is closed. ``name`` may also
+    be a connection file written by ``hpcdask export`` (attach from another machine).
+    Parameters are those of :func:`load_resource`; overrides apply only to a cluster that
+    starts here.
 
     Examples
     --------
@@ -77,6 +80,8 @@ def connect(name: str | None = None, *, config: ConfigPaths = None, **overrides:
     from hpcdask.cluster import start_cluster
     from hpcdask.remote import AttachedCluster, find_running
 
+    if name is not None and name.endswith(".json") and os.path.isfile(name):
+        return AttachedCluster.from_file(name)
     resource = load_resource(name, config=config, **overrides)
     record = find_running(resource.name)
     if record is not None:

@@ -63,12 +63,16 @@ async def _call(address: str, args: dict[str, Any], op: str, **kwargs: Any) -> A
         return await asyncio.wait_for(getattr(controller, f"hpcdask_{op}")(**kwargs), TIMEOUT)
 
 
-def call(record: Record, op: str, **kwargs: Any) -> Any:
-    """Send request ``op`` to the controller of ``record`` and return its answer."""
+def call(record: Record, op: str, *, security: Security | None = None, **kwargs: Any) -> Any:
+    """Send request ``op`` to the controller of ``record`` and return its answer.
+
+    ``security`` defaults to the credentials in this user's state folder.
+    """
     if not pid_alive(record.pid):
         raise ControllerGone(f"cluster '{record.name}': its controller (pid {record.pid}) died")
     try:
-        args = credentials(record).get_connection_args("client")  # type: ignore[no-untyped-call]
+        keys = security or credentials(record)
+        args = keys.get_connection_args("client")  # type: ignore[no-untyped-call]
         return asyncio.run(_call(record.controller_address, args, op, **kwargs))
     except (OSError, asyncio.TimeoutError) as error:
         raise ControllerGone(
@@ -94,7 +98,13 @@ class AttachedCluster(Cluster):
     ``adapt``; closing it detaches without stopping the cluster (``hpcdask down`` does that).
     """
 
-    def __init__(self, record: Record, asynchronous: bool = False, loop: Any = None) -> None:
+    def __init__(
+        self,
+        record: Record,
+        asynchronous: bool = False,
+        loop: Any = None,
+        security: Security | None = None,
+    ) -> None:
         from distributed.core import rpc
 
         self.record = record
@@ -102,7 +112,9 @@ class AttachedCluster(Cluster):
         self.name = record.name
         tls = record.scheduler_address.startswith("tls://")
         #: What a ``Client(cluster)`` connects with: the cluster's credentials if it uses TLS.
-        self.security = credentials(record) if tls else None
+        keys = security or credentials(record)
+        self.security = keys if tls else None
+        self._controller_keys = keys
         args = self.security.get_connection_args("client") if self.security else {}  # type: ignore[no-untyped-call]
         self.scheduler_comm = rpc(record.scheduler_address, connection_args=args)  # type: ignore[no-untyped-call]
         if not asynchronous:
@@ -124,6 +136,18 @@ class AttachedCluster(Cluster):
             raise HpcdaskError(f"no cluster named '{name}' is running")
         return cls(record, asynchronous=asynchronous)
 
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], asynchronous: bool = False) -> AttachedCluster:
+        """Attach with a connection file from ``hpcdask export`` (e.g. on another machine).
+
+        ``scale``, ``adapt`` and ``shutdown`` need the cluster's controller, which only answers
+        on the machine it runs on; a file gives computing and the dashboard.
+        """
+        from hpcdask import security
+
+        record, credentials = security.read_connection_file(path)
+        return cls(record, asynchronous=asynchronous, security=credentials)
+
     def shutdown(self) -> None:
         """Stop the cluster itself, not only this attachment."""
         from hpcdask.lifecycle import down
@@ -137,13 +161,13 @@ class AttachedCluster(Cluster):
 
     def scale(self, n: int) -> None:
         """Ask the controller for ``n`` workers (stops adaptive scaling)."""
-        call(self.record, "scale", n=n)
+        call(self.record, "scale", n=n, security=self._controller_keys)
 
     def adapt(self, minimum: int = 0, maximum: int = 1, **kwargs: Any) -> None:  # type: ignore[override]
         """Ask the controller to scale adaptively between ``minimum`` and ``maximum``."""
-        call(self.record, "adapt", minimum=minimum, maximum=maximum)
+        call(self.record, "adapt", minimum=minimum, maximum=maximum, security=self._controller_keys)
 
     def status_report(self) -> dict[str, Any]:
         """Return the controller's status report (workers, requested, jobs, …)."""
-        report: dict[str, Any] = call(self.record, "status")
+        report: dict[str, Any] = call(self.record, "status", security=self._controller_keys)
         return report

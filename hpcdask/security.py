@@ -9,6 +9,7 @@ the cluster's own and its owner's, can talk to the cluster.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 from typing import TYPE_CHECKING, Any
@@ -103,19 +104,45 @@ def save(name: str, security: Security) -> None:
         json.dump(data, out)
 
 
-def load(name: str) -> Security | None:
-    """Return cluster ``name``'s credentials, or None if it has none (it does not use TLS)."""
+def _from_pem(data: dict[str, str]) -> Security:
     from distributed.security import Security
 
-    try:
-        with open(_path(name)) as source:
-            data = json.load(source)
-    except FileNotFoundError:
-        return None
     pem = {"tls_ca_file": data["ca"], "require_encryption": True}
     for role in ("scheduler", "worker", "client"):
         pem.update({f"tls_{role}_cert": data["cert"], f"tls_{role}_key": data["key"]})
-    return Security(**pem)  # type: ignore[no-untyped-call]
+    security: Security = Security(**pem)  # type: ignore[no-untyped-call]
+    return security
+
+
+def load(name: str) -> Security | None:
+    """Return cluster ``name``'s credentials, or None if it has none."""
+    try:
+        with open(_path(name)) as source:
+            return _from_pem(json.load(source))
+    except FileNotFoundError:
+        return None
+
+
+def write_connection_file(record: state.Record, path: str | os.PathLike[str]) -> None:
+    """Write what another machine needs to attach: the record and the credentials (0600)."""
+    with open(_path(record.name)) as source:
+        credentials = json.load(source)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump({"record": dataclasses.asdict(record), "credentials": credentials}, out, indent=2)
+
+
+def read_connection_file(path: str | os.PathLike[str]) -> tuple[state.Record, Security]:
+    """Return the record and credentials in a connection file."""
+    from hpcdask.errors import HpcdaskError
+
+    try:
+        with open(path) as source:
+            data = json.load(source)
+        record = state.Record(**{**data["record"], "jobs": tuple(data["record"]["jobs"])})
+        return record, _from_pem(data["credentials"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise HpcdaskError(f"{path}: not a readable hpcdask connection file ({error})") from None
 
 
 def remove(name: str) -> None:

@@ -199,6 +199,24 @@ def dashboard_command(name: str, open_it: bool) -> None:
         webbrowser.open(record.dashboard_link)
 
 
+@click.command("export")
+@click.argument("name")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Where to write the connection file (mode 0600).",
+)
+def export_command(name: str, output: str) -> None:
+    """Write a connection file for cluster NAME: address and credentials, to attach from
+    another machine with `hpcdask.connect("FILE.json")`. Keep it as private as an SSH key."""
+    from hpcdask.security import write_connection_file
+
+    write_connection_file(_running(name), output)
+    click.echo(f"{name}: connection file written to {output}")
+
+
 def register(group: click.Group) -> None:
     """Add the commands of this module to ``group``."""
     for command in (
@@ -210,5 +228,6 @@ def register(group: click.Group) -> None:
         down_command,
         logs_command,
         dashboard_command,
+        export_command,
     ):
         group.add_command(command)

@@ -127,3 +127,41 @@ def test_run_gives_the_command_the_credentials(lab: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "tls 81\n"
+
+
+def test_connection_file_attaches_from_elsewhere(lab: Path, tmp_path: Path) -> None:
+    up = subprocess.run([HPCDASK, "--config", str(lab), "up", "lab"], capture_output=True,
+                        text=True, timeout=120)
+    assert up.returncode == 0, up.stderr
+    exported = tmp_path / "lab-connection.json"
+    subprocess.run(
+        [HPCDASK, "export", "lab", "-o", str(exported)], check=True, capture_output=True, timeout=60
+    )
+    assert stat.S_IMODE(exported.stat().st_mode) == 0o600
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    code = (
+        "import sys, hpcdask, distributed; c = hpcdask.connect(sys.argv[1]); "
+        "print(distributed.Client(c).submit(pow, 2, 7).result()); c.scale(1)"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(elsewhere),
+        "HPCDASK_STATE_DIR": str(elsewhere / "state"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(exported)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=elsewhere,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "128\n"
+    report = json.loads(
+        subprocess.run(
+            [HPCDASK, "status", "lab", "--json"], check=True, capture_output=True, text=True
+        ).stdout
+    )[0]
+    assert report["requested"] == 1
