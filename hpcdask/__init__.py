@@ -16,6 +16,7 @@ from hpcdask._version import __version__
 from hpcdask.errors import ConfigError, HpcdaskError, UnknownResourceError, UnsupportedTypeError
 
 if TYPE_CHECKING:
+    from hpcdask import widgets
     from hpcdask.api import connect, list_resources, load_resource
     from hpcdask.models import Resource
 
@@ -29,6 +30,7 @@ __all__ = [
     "connect",
     "list_resources",
     "load_resource",
+    "widgets",
 ]
 
 _LAZY = {
@@ -39,9 +41,15 @@ _LAZY = {
 }
 
 
+#: Submodules loaded on first use: ``hpcdask.widgets.launcher()`` after ``import hpcdask``.
+_SUBMODULES = frozenset({"widgets"})
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"hpcdask.{name}")
     raise AttributeError(f"module 'hpcdask' has no attribute {name!r}")
 
 

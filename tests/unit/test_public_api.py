@@ -17,6 +17,7 @@ PUBLIC = {
     "connect",
     "list_resources",
     "load_resource",
+    "widgets",
 }
 
 
@@ -30,7 +31,8 @@ def test_all_is_the_public_api() -> None:
 def test_import_is_light_and_has_no_side_effects() -> None:
     code = (
         "import sys, hpcdask; "
-        "heavy = [m for m in ('dask', 'distributed', 'pydantic', 'yaml', 'rich') "
+        "heavy = [m for m in ('dask', 'distributed', 'pydantic', 'yaml', 'rich', 'bokeh', "
+        "'ipywidgets', 'hpcdask.widgets', 'hpcdask.dashboard') "
         "if m in sys.modules]; print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
