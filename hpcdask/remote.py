@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from distributed.deploy.cluster import Cluster
 
 from hpcdask import state
+from hpcdask._sync import run_sync
 from hpcdask.errors import HpcdaskError
 from hpcdask.state import Record
 
@@ -73,7 +74,7 @@ def call(record: Record, op: str, *, security: Security | None = None, **kwargs:
     try:
         keys = security or credentials(record)
         args = keys.get_connection_args("client")  # type: ignore[no-untyped-call]
-        return asyncio.run(_call(record.controller_address, args, op, **kwargs))
+        return run_sync(lambda: _call(record.controller_address, args, op, **kwargs))
     except (OSError, asyncio.TimeoutError) as error:
         raise ControllerGone(
             f"cluster '{record.name}': its controller does not answer ({error or 'timeout'})"
@@ -154,6 +155,10 @@ class AttachedCluster(Cluster):
 
         self.close()
         down(self.record.name)
+
+    async def _start(self) -> None:
+        await super()._start()  # type: ignore[no-untyped-call]
+        self._cluster_info["name"] = self.record.name  # not the owner's internal name
 
     @property
     def scheduler_address(self) -> str:

@@ -48,12 +48,14 @@ class HostCluster(SpecCluster):
         n_workers: int | None = None,
         failed_hosts: Mapping[str, str] | None = None,
         connections: Connections | None = None,
+        dashboard_host: str | None = None,
         **kwargs: Any,
     ) -> None:
         self.plans = dict(plans)
         self.failed_hosts: dict[str, str] = dict(failed_hosts or {})
         self._threads = dict(threads)
         self._connections = connections or Connections()
+        self._dashboard_host = dashboard_host
         self._worker_options = dict(worker_options)
         self._secret_env = dict(secret_env)
         self._start_timeout = start_timeout
@@ -65,6 +67,15 @@ class HostCluster(SpecCluster):
         super().__init__(  # type: ignore[no-untyped-call]
             workers=initial, scheduler=scheduler, worker={"cls": SSHWorker, "options": {}}, **kwargs
         )
+
+    @property
+    def dashboard_link(self) -> str:
+        """The dashboard's link, on the address it listens on (not the scheduler's)."""
+        link: str = super().dashboard_link
+        if not self._dashboard_host or self.scheduler_address.startswith(("inproc", "ucx")):
+            return link
+        host = self.scheduler_address.split("://")[-1].rsplit(":", 1)[0]
+        return link.replace(f"//{host}:", f"//{self._dashboard_host}:", 1)
 
     @property
     def capacity(self) -> int:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
 
+from hpcdask._sync import run_sync
 from hpcdask.backends._ssh_connect import Connections, HostError
 from hpcdask.backends._ssh_plan import HostPlan
 
-__all__ = ["Reached", "probe", "run_in_thread", "start_check"]
-
-T = TypeVar("T")
+__all__ = ["Reached", "probe", "start_check"]
 
 
 @dataclass(frozen=True)
@@ -79,16 +76,6 @@ async def _all(
     return reached, failed
 
 
-def run_in_thread(make: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine on a fresh event loop in a thread: safe where a loop already runs."""
-
-    async def main() -> T:
-        return await make()
-
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, main()).result()
-
-
 def probe(
     plans: Mapping[str, HostPlan],
     command: Callable[[HostPlan], str | None],
@@ -98,4 +85,4 @@ def probe(
 
     Returns the hosts that answered (with their output) and the reason for each that did not.
     """
-    return run_in_thread(lambda: _all(plans, command, timeout))
+    return run_sync(lambda: _all(plans, command, timeout))

@@ -154,6 +154,7 @@ class SSHBackend(Backend):
                 scheduler=scheduler_spec(resource, addresses, connections, everything, security),
                 connections=connections,
                 security=security,
+                dashboard_host=_dashboard_host(resource),
                 n_workers=self.initial_workers(resource),
                 failed_hosts=failed,
                 name=resource.name,
@@ -169,6 +170,13 @@ class SSHBackend(Backend):
 
         assert isinstance(resource, SSHResource)
         return version_checks(host_plans(resource), resource.connect_timeout + 20)
+
+
+def _dashboard_host(resource: SSHResource) -> str | None:
+    """Return the address the dashboard listens on, when it is a specific one here."""
+    host = resource.dashboard_address.rpartition(":")[0].strip("[]")
+    local = resource.scheduler == "local"
+    return host if local and host not in ("", "0.0.0.0", "::") else None
 
 
 def _cpus(output: str) -> int | None:

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -118,10 +119,15 @@ def test_mixed_loopback_and_namespace_hosts(
         {lo.address: {"port": lo.port}, h1.address: {}},
         prologue=["export FROM_PROLOGUE=yes"],
         worker={"env": {"FROM_ENV": "1"}},
+        **{"dashboard-address": "127.0.0.1:0"},
     )
     with Client(cluster) as client:
         assert sorted(w["host"] for w in _workers(client)) == sorted([lo.address, h1.address])
-        assert cluster.scheduler_address.startswith("tcp://10.200.0.1:")
+        assert cluster.scheduler_address.startswith("tls://10.200.0.1:")
+        port = cluster.scheduler.http_server.port
+        assert cluster.dashboard_link == f"http://127.0.0.1:{port}/status"
+        with urllib.request.urlopen(cluster.dashboard_link, timeout=10) as page:
+            assert page.status == 200
         env = client.run(lambda: (os.environ.get("FROM_PROLOGUE"), os.environ.get("FROM_ENV")))
         assert set(env.values()) == {("yes", "1")}
 
@@ -285,7 +291,7 @@ def test_version_mismatch_is_reported(
 def test_scheduler_on_a_named_host(connect: Connect, ssh_namespace_hosts: list[SSHHost]) -> None:
     h1, h2, h3 = ssh_namespace_hosts
     cluster = connect([h2.address, h3.address], scheduler=h1.address)
-    assert cluster.scheduler_address.startswith(f"tcp://{h1.address}:")
+    assert cluster.scheduler_address.startswith(f"tls://{h1.address}:")
     with Client(cluster) as client:
         assert sorted(w["host"] for w in _workers(client)) == [h2.address, h3.address]
         assert client.submit(sum, range(10)).result() == 45
