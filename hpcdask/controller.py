@@ -110,11 +110,17 @@ def _handlers(
         stop.set()
         return "OK"
 
+    async def logs() -> dict[str, list[str]]:
+        """The scheduler's and every worker's recent log lines."""
+        found = await cluster._get_logs(cluster=False)  # type: ignore[no-untyped-call]
+        return {str(who): str(text).splitlines() for who, text in found.items()}
+
     return {
         "hpcdask_status": status,
         "hpcdask_scale": scale,
         "hpcdask_adapt": adapt,
         "hpcdask_shutdown": shutdown,
+        "hpcdask_logs": logs,
     }
 
 

@@ -175,15 +175,28 @@ def down_command(names: tuple[str, ...], everything: bool) -> None:
 @click.command("logs")
 @click.argument("name")
 @click.option("--lines", "-n", type=click.IntRange(min=1), default=200, show_default=True)
-def logs_command(name: str, lines: int) -> None:
-    """Print the end of cluster NAME's controller log."""
+@click.option(
+    "--workers/--no-workers",
+    default=True,
+    show_default=True,
+    help="Also the scheduler's and workers' logs, while the cluster runs.",
+)
+def logs_command(name: str, lines: int, workers: bool) -> None:
+    """Print the end of cluster NAME's controller log, then its scheduler's and workers'."""
     from hpcdask import state
     from hpcdask.errors import HpcdaskError
+    from hpcdask.remote import call, find_running
 
     path = state.log_path(name)
     if not path.exists():
         raise HpcdaskError(f"no log for a cluster named '{name}' ({path})")
+    click.echo(f"== controller ({path})")
     click.echo("\n".join(path.read_text().splitlines()[-lines:]))
+    record = find_running(name)
+    if workers and record is not None:
+        for who, text in call(record, "logs").items():
+            click.echo(f"== {who}")
+            click.echo("\n".join(text[-lines:]))
 
 
 @click.command("dashboard")

@@ -86,7 +86,10 @@ def test_up_status_scale_adapt_down(state_dir: Path) -> None:
     hpcdask_cli("adapt", "local", "--minimum", "0", "--maximum", "2")
     assert status("local")["adaptive"] == [0, 2]
     wait(lambda: status("local")["workers"] == 0, "adaptive scale down to 0")
-    assert "cluster local running at" in hpcdask_cli("logs", "local").stdout
+    logs = hpcdask_cli("logs", "local").stdout
+    assert "cluster local running at" in logs
+    assert "== Scheduler" in logs
+    assert "Register worker" in logs.split("== Scheduler")[1]
     assert hpcdask_cli("down", "local").stdout == "local: stopped\n"
     assert not (state_dir / "local.json").exists()
     assert gone(record["pid"])
