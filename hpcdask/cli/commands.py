@@ -51,6 +51,7 @@ def show_command(
     resolved = load_catalog(configs).resolve(name, _overrides(assignments))
     resource = validate(resolved)
     rows = render.config_rows(resource, resolved)
+    script, problem = _job_script(resource)
     if as_json:
         click.echo(
             json.dumps(
@@ -59,12 +60,33 @@ def show_command(
                     "type": resource.type,
                     "origin": resource.origin,
                     "keys": rows,
+                    **(
+                        {"job_script": script, "job_script_problem": problem}
+                        if script or problem
+                        else {}
+                    ),
                 },
                 indent=2,
             )
         )
     else:
         render.print_config(resource, rows)
+        render.print_job_script(script, problem)
+
+
+def _job_script(resource: Any) -> tuple[str | None, str | None]:
+    """Return the job script of a batch resource, or why it cannot be written."""
+    from hpcdask.errors import HpcdaskError
+    from hpcdask.models import JobqueueResource
+
+    if not isinstance(resource, JobqueueResource) or resource.allocation is not None:
+        return None, None  # pilot resources submit allocations, not one job per worker group
+    from hpcdask.backends.jobqueue import job_script
+
+    try:
+        return job_script(resource), None
+    except HpcdaskError as error:
+        return None, str(error)
 
 
 @click.command("check")

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
+from typing_extensions import Self
 
-from hpcdask._model import Model, Size, Walltime
+from hpcdask._model import Model, Size, Walltime, walltime_seconds
 from hpcdask.models.common import Resource, TextList, WorkerSpec
 
 __all__ = [
     "AllocationSpec",
+    "Duration",
     "HTCondorResource",
     "JobqueueResource",
     "LSFResource",
@@ -24,6 +27,47 @@ __all__ = [
 
 #: dask-jobqueue keys that describe the workers; they may stand at the top level.
 _WORKER_KEYS = ("cores", "memory", "processes", "nthreads", "python", "local_directory")
+
+
+def duration_seconds(value: Any) -> float:
+    """Return the seconds in a duration such as ``30s``, ``2m``, ``1.5h`` or a number.
+
+    Examples
+    --------
+    >>> duration_seconds("2m")
+    120.0
+    """
+    from dask.utils import parse_timedelta
+
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)) or value == "":
+        raise ValueError(value)
+    seconds = float(parse_timedelta(value, default="seconds"))
+    if seconds < 0:
+        raise ValueError(value)
+    return seconds
+
+
+def _duration(value: Any) -> Any:
+    try:
+        duration_seconds(value)
+    except (ValueError, KeyError, TypeError, IndexError):
+        raise PydanticCustomError(
+            "duration",
+            "{value} is not a duration (for example 30s, 2m or 1h)",
+            {"value": repr(value)},
+        ) from None
+    return f"{value}s" if isinstance(value, (int, float)) else value
+
+
+def _blank_is_unset(value: Any) -> Any:
+    """Read ``queue: ""`` as no queue: an empty directive is refused by every batch system."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+#: A duration such as ``30s`` or ``2m``, kept as written.
+Duration = Annotated[str, BeforeValidator(_duration)]
+#: Text where an empty value means "not set" (so no bare ``#$ -l`` line is written).
+Setting = Annotated[str | None, BeforeValidator(_blank_is_unset)]
 
 
 class AllocationSpec(Model):
@@ -52,21 +96,38 @@ class AllocationSpec(Model):
 class JobqueueResource(Resource):
     """Keys every batch system shares; each type adds its own few."""
 
-    queue: str | None = None
-    account: str | None = None
+    queue: Setting = None
+    account: Setting = None
     walltime: Walltime | None = None
     job_name: str = "hpcdask-worker"
     job_extra_directives: TextList = ()
     job_directives_skip: TextList = ()
     job_script_prologue: TextList = ()
     worker_extra_args: TextList = ()
-    interface: str | None = None
-    scheduler_interface: str | None = None
-    log_directory: str | None = None
+    interface: Setting = None
+    scheduler_interface: Setting = None
+    scheduler_host: Setting = None
+    log_directory: Setting = None
+    shared_temp_directory: Setting = None
     shebang: str = "#!/usr/bin/env bash"
     death_timeout: Annotated[float, Field(gt=0)] = 60.0
-    walltime_margin: str = "2m"
+    walltime_margin: Duration = "2m"
+    poll_interval: Duration = "5s"
     allocation: AllocationSpec | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.scheduler_host and self.scheduler_interface:
+            raise ValueError("give either scheduler-host or scheduler-interface, not both")
+        if duration_seconds(self.poll_interval) <= 0:
+            raise ValueError("poll-interval: must be more than zero")
+        margin = duration_seconds(self.walltime_margin)
+        if self.walltime and margin >= walltime_seconds(self.walltime):
+            raise ValueError(
+                f"walltime-margin: {self.walltime_margin} leaves no time to work in a "
+                f"walltime of {self.walltime}"
+            )
+        return self
 
     @classmethod
     def _prepare(cls, raw: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -99,7 +160,12 @@ class PBSResource(JobqueueResource):
     """PBS Pro and Torque (qsub, qstat, qdel)."""
 
     type: Literal["pbs"] = "pbs"
-    resource_spec: str | None = None
+    resource_spec: Setting = None
+
+    @model_validator(mode="after")
+    def _gpus_in_spec(self) -> Self:
+        _check_gpus_in_spec(self, "ngpus=N for PBS Pro, gpus=N for Torque")
+        return self
 
 
 class MoabResource(PBSResource):
@@ -112,7 +178,7 @@ class SGEResource(JobqueueResource):
     """Grid Engine (qsub, qstat, qdel)."""
 
     type: Literal["sge"] = "sge"
-    resource_spec: str | None = None
+    resource_spec: Setting = None
 
 
 class LSFResource(JobqueueResource):
@@ -122,7 +188,7 @@ class LSFResource(JobqueueResource):
     ncpus: Annotated[int, Field(ge=1)] | None = None
     mem: Size | None = None
     use_stdin: bool = True
-    lsf_units: str | None = None
+    lsf_units: Setting = None
 
 
 class HTCondorResource(JobqueueResource):
@@ -131,13 +197,57 @@ class HTCondorResource(JobqueueResource):
     type: Literal["htcondor"] = "htcondor"
     disk: Size | None = None
 
+    @model_validator(mode="after")
+    def _condor_keys(self) -> Self:
+        for key in ("queue", "account"):
+            if getattr(self, key):
+                raise ValueError(
+                    f"{key}: HTCondor has no {key}s; use job-extra-directives "
+                    "(e.g. 'accounting_group = name') instead"
+                )
+        for line in self.job_extra_directives:
+            if "=" not in line:
+                raise ValueError(
+                    f"job-extra-directives: {line!r} is not a submit command ('key = value')"
+                )
+        known = _CONDOR_KEYS + (_CONDOR_LOG_KEYS if self.log_directory else ())
+        for key in self.job_directives_skip:
+            if key not in known:
+                raise ValueError(
+                    f"job-directives-skip: {key!r} is not a submit command hpcdask writes; "
+                    f"one of {', '.join(known)}"
+                )
+        return self
+
+
+#: The submit commands dask-jobqueue writes for HTCondor (job-directives-skip names them).
+_CONDOR_KEYS = (
+    "MY.DaskWorkerName", "batch_name", "RequestCpus", "RequestMemory", "RequestDisk", "MY.JobId",
+    "MY.DaskWorkerCores", "MY.DaskWorkerMemory", "MY.DaskWorkerDisk",
+)  # fmt: skip
+_CONDOR_LOG_KEYS = ("LogDirectory", "Output", "Error", "Log", "Stream_Output", "Stream_Error")
+
 
 class OARResource(JobqueueResource):
     """OAR (oarsub, oarstat, oardel)."""
 
     type: Literal["oar"] = "oar"
-    resource_spec: str | None = None
-    memory_per_core_property_name: str | None = None
+    resource_spec: Setting = None
+    memory_per_core_property_name: Setting = None
+
+    @model_validator(mode="after")
+    def _gpus_in_spec(self) -> Self:
+        _check_gpus_in_spec(self, "/nodes=1/gpu=N")
+        return self
+
+
+def _check_gpus_in_spec(resource: PBSResource | OARResource, example: str) -> None:
+    """With their own resource-spec, users request GPUs in it: hpcdask cannot edit it."""
+    spec = resource.resource_spec
+    if resource.worker.gpus and spec and "gpu" not in spec:
+        raise ValueError(
+            f"worker.gpus: with your own resource-spec, request the GPUs in it ({example})"
+        )
 
 
 WorkerSpec.model_rebuild()

@@ -130,8 +130,9 @@ def test_run_gives_the_command_the_credentials(lab: Path) -> None:
 
 
 def test_connection_file_attaches_from_elsewhere(lab: Path, tmp_path: Path) -> None:
-    up = subprocess.run([HPCDASK, "--config", str(lab), "up", "lab"], capture_output=True,
-                        text=True, timeout=120)
+    up = subprocess.run(
+        [HPCDASK, "--config", str(lab), "up", "lab"], capture_output=True, text=True, timeout=120
+    )
     assert up.returncode == 0, up.stderr
     exported = tmp_path / "lab-connection.json"
     subprocess.run(

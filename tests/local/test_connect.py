@@ -15,6 +15,7 @@ import pytest
 from distributed import Client
 
 import hpcdask
+from hpcdask import backends
 
 RESOURCE = """
 resources:
@@ -114,16 +115,16 @@ def test_fixed_scaling(configs: Path, no_leftovers: None) -> None:
         assert len(client.scheduler_info()["workers"]) == 3
 
 
-def test_unsupported_mode_is_a_clear_error(configs: Path) -> None:
-    with pytest.raises(hpcdask.UnsupportedTypeError, match="allocation: pilot mode"):
+def test_unsupported_type_is_a_clear_error(configs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(backends._BACKENDS, "slurm", raising=False)
+    with pytest.raises(hpcdask.UnsupportedTypeError, match="type 'slurm' are validated but"):
         hpcdask.connect("x", config=_write_slurm(configs))
 
 
 def _write_slurm(folder: Path) -> Path:
     path = folder / "slurm.yaml"
     path.write_text(
-        "resources:\n  x: {type: slurm, queue: normal, worker: {cores: 1, memory: 1GB},"
-        " allocation: {nodes: 2}}\n"
+        "resources:\n  x: {type: slurm, queue: normal, worker: {cores: 1, memory: 1GB}}\n"
     )
     return path
 

@@ -1,0 +1,182 @@
+"""Preflight checks of batch resources, for ``hpcdask check``.
+
+Each check asks the batch system what it can tell (its commands exist, the queue exists, a
+test submission is accepted) through the shell seam, with a timeout, so none can hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from hpcdask.backends._dialects import Dialect
+from hpcdask.backends.base import Check, Status
+from hpcdask.errors import HpcdaskError
+from hpcdask.models import (
+    HTCondorResource,
+    JobqueueResource,
+    OARResource,
+    SGEResource,
+    SlurmResource,
+)
+from hpcdask.models.batch import duration_seconds
+from hpcdask.shell import CommandError, Shell, one_line
+
+__all__ = ["run_checks"]
+
+_T = TypeVar("_T")
+
+#: Seconds any one check's command may take.
+TIMEOUT = 15.0
+
+#: How each batch system lists or inspects its queues (None: it cannot tell).
+_QUEUE_COMMANDS: dict[str, list[str] | None] = {
+    "slurm": ["sinfo", "--noheader", "--format=%R"],
+    "sge": ["qconf", "-sql"],
+    "pbs": ["qstat", "-Q"],
+    "moab": ["qstat", "-Q"],
+    "lsf": ["bqueues"],
+    "oar": None,
+    "htcondor": None,
+}
+
+
+def run_checks(resource: JobqueueResource, dialect: Dialect, shell: Shell) -> list[Check]:
+    """Run every check of ``resource`` and return their results, in a fixed order."""
+    pilot = resource.allocation is not None  # pilots submit allocations, not this script
+    script = _script(resource)
+    found = _commands(dialect)
+    asked = _run(_ask(resource, shell, script, pilot)) if found.status is not Status.FAILED else []
+    results = [found, *([] if pilot else [_script_check(script)]), *asked]
+    results += [_python(resource), _walltime(resource), _scheduler_address(resource)]
+    if isinstance(resource, OARResource) and not resource.memory_per_core_property_name:
+        results.append(Check("memory", Status.WARNING, "memory-per-core-property-name is not "
+                             "set: OAR will not reserve memory for the workers"))  # fmt: skip
+    return results
+
+
+async def _ask(
+    resource: JobqueueResource, shell: Shell, script: str | HpcdaskError, pilot: bool
+) -> list[Check]:
+    """The checks that ask the batch system, concurrently."""
+    checks = [_queue(resource, shell)]
+    if not pilot:
+        checks.append(_submission(resource, shell, script))
+    return list(await asyncio.gather(*checks))
+
+
+def _run(work: Coroutine[Any, Any, _T]) -> _T:
+    """Run ``work`` to completion, also when called from inside a running event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(work)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, work).result()
+
+
+def _commands(dialect: Dialect) -> Check:
+    missing = [name for name in dialect.commands() if shutil.which(name) is None]
+    if missing:
+        detail = f"not found on PATH: {', '.join(missing)} ({dialect.system} client commands)"
+        return Check("commands", Status.FAILED, detail)
+    return Check("commands", Status.OK, ", ".join(dialect.commands()))
+
+
+def _script(resource: JobqueueResource) -> str | HpcdaskError:
+    from hpcdask.backends._jobqueue_jobs import preview_script
+
+    try:
+        return preview_script(resource)
+    except HpcdaskError as error:
+        return error
+
+
+def _script_check(script: str | HpcdaskError) -> Check:
+    if isinstance(script, HpcdaskError):
+        return Check("job-script", Status.FAILED, one_line(str(script)))
+    return Check("job-script", Status.OK, f"{len(script.splitlines())} lines (hpcdask show)")
+
+
+async def _queue(resource: JobqueueResource, shell: Shell) -> Check:
+    command = _QUEUE_COMMANDS[resource.type]
+    if resource.queue is None:
+        return Check("queue", Status.OK, "the batch system's default")
+    if command is None:
+        detail = f"{resource.queue} (not checked: hpcdask cannot ask {resource.type} about it)"
+        return Check("queue", Status.OK, detail)
+    listing = resource.type in ("slurm", "sge")
+    argv = command if listing else [*command, resource.queue]
+    try:
+        result = await shell.run(argv, timeout=TIMEOUT)
+    except CommandError as error:
+        return Check("queue", Status.FAILED, str(error))
+    if listing and resource.queue not in result.stdout.split():
+        known = ", ".join(sorted(set(result.stdout.split()))) or "none"
+        return Check("queue", Status.FAILED, f"{resource.queue!r} does not exist; known: {known}")
+    return Check("queue", Status.OK, resource.queue)
+
+
+async def _submission(
+    resource: JobqueueResource, shell: Shell, script: str | HpcdaskError
+) -> Check:
+    """Let the batch system judge the job script without running it, where it can."""
+    if isinstance(resource, SlurmResource):
+        command = ["sbatch", "--test-only"]
+    elif isinstance(resource, SGEResource):
+        command = ["qsub", "-w", "v"]
+    else:
+        return Check("submission", Status.OK, f"{resource.type} cannot test a job; not checked")
+    if isinstance(script, HpcdaskError):
+        return Check("submission", Status.FAILED, "no job script to test")
+    try:
+        result = await shell.run(command, timeout=TIMEOUT, stdin=script)
+    except CommandError as error:
+        said = one_line(error.stderr) or one_line(error.stdout) or str(error)
+        return Check("submission", Status.FAILED, f"{' '.join(command)}: {said}")
+    return Check("submission", Status.OK, one_line(result.stderr + result.stdout))
+
+
+def _python(resource: JobqueueResource) -> Check:
+    python = resource.worker.python
+    if python is None:
+        return Check("python", Status.OK, "this Python (the nodes must see the same path)")
+    found = shutil.which(python) if os.sep not in python else python
+    if found and os.path.isfile(found) and os.access(found, os.X_OK):
+        return Check("python", Status.OK, found)
+    return Check("python", Status.WARNING, f"{python} is not an executable here; it must be one "
+                 "on the compute nodes")  # fmt: skip
+
+
+def _walltime(resource: JobqueueResource) -> Check:
+    from hpcdask.backends._jobqueue_args import lifetime
+
+    life = lifetime(resource)
+    if life is None:
+        detail = "no walltime: workers cannot retire before the batch system's time limit"
+        return Check("walltime", Status.WARNING, detail)
+    if isinstance(resource, HTCondorResource):
+        detail = "HTCondor jobs get no time limit from hpcdask; the walltime only retires workers"
+        return Check("walltime", Status.OK, detail)
+    margin = duration_seconds(resource.walltime_margin)
+    return Check("walltime", Status.OK, f"workers retire after {life[0]} s ± {life[1]} s "
+                 f"({resource.walltime} minus {margin:g} s)")  # fmt: skip
+
+
+def _scheduler_address(resource: JobqueueResource) -> Check:
+    """The scheduler runs here: its interface must exist on this machine."""
+    if resource.scheduler_host:
+        return Check("scheduler", Status.OK, f"listens on {resource.scheduler_host}")
+    interface = resource.scheduler_interface or resource.interface
+    if interface is None:
+        return Check("scheduler", Status.OK, "listens on this machine's default address")
+    known = {name for _, name in socket.if_nameindex()}
+    if interface not in known:
+        detail = f"no interface {interface!r} here (have: {', '.join(sorted(known))})"
+        return Check("scheduler", Status.FAILED, detail)
+    return Check("scheduler", Status.OK, f"listens on interface {interface}")
