@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hpcdask.backends import backend_for
+from hpcdask.backends import backend_of
 from hpcdask.daskconfig import dotted
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def start_cluster(resource: Resource, security: Security | None = None) -> Clust
     from hpcdask.dashboard.plugin import install as install_page
     from hpcdask.security import needs_tls, new_credentials
 
-    backend = backend_for(resource.type)
+    backend = backend_of(resource)
     security = (security or new_credentials()) if needs_tls(resource) else None
     with dask.config.set(dotted(resource.dask)):
         cluster = backend.cluster(resource, security=security)

@@ -1,0 +1,209 @@
+"""Pilots on the real Slurm: workers start inside held allocations, without new batch jobs."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from distributed import Client
+
+import hpcdask
+from hpcdask.pilot.cluster import PilotCluster
+
+pytestmark = pytest.mark.slurm
+
+
+def _queue(name: str) -> list[str]:
+    out = subprocess.run(
+        ["squeue", "--noheader", "--format=%i", f"--name=hpcdask-{name}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return out.split()
+
+
+def _wait(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def pilot(tmp_path: Path, slurm_conf: Path) -> Iterator[Callable[..., PilotCluster]]:
+    clusters: list[PilotCluster] = []
+
+    def start(**keys: Any) -> PilotCluster:
+        resource = {
+            "type": "slurm",
+            "queue": "debug",
+            "walltime": "00:10:00",
+            "scheduler-host": "127.0.0.1",
+            "dashboard-address": ":0",
+            "tls": False,
+            "worker": {"cores": 2, "processes": 2, "memory": "1GB"},
+            "allocation": {"nodes": 2, "maximum": 2, "idle-timeout": "3s"},
+            "scaling": 0,
+            **keys,
+        }
+        path = tmp_path / "pilot.yaml"
+        path.write_text(yaml.safe_dump({"resources": {"pilot": resource}}))
+        cluster = hpcdask.connect("pilot", config=path)
+        assert isinstance(cluster, PilotCluster)
+        clusters.append(cluster)
+        return cluster
+
+    yield start
+    for cluster in clusters:
+        cluster.close()
+
+
+def _workers(client: Client) -> list[dict[str, Any]]:
+    return list(client.scheduler_info()["workers"].values())
+
+
+def test_scale_inside_allocations_grow_and_give_back(pilot: Callable[..., PilotCluster]) -> None:
+    cluster = pilot()
+    with Client(cluster) as client:
+        cluster.scale(2)
+        client.wait_for_workers(2, timeout=60)
+        [first] = _queue("pilot")
+        assert cluster.pilot.submitted == [first]
+        cluster.scale(4)  # the 2-node allocation holds 4 workers: no new batch job
+        client.wait_for_workers(4, timeout=60)
+        assert _queue("pilot") == [first]
+        rows = cluster.allocations()
+        assert [(r["id"], r["state"]) for r in rows] == [(first, "running")]
+        assert sorted(Counter(rows[0]["workers"]).values()) == [2, 2]  # type: ignore[arg-type]
+        assert client.submit(sum, range(10)).result() == 45
+        started = time.monotonic()
+        cluster.scale(6)  # slots ran out: a second allocation
+        client.wait_for_workers(6, timeout=60)
+        assert len(cluster.pilot.submitted) == 2
+        assert len(_queue("pilot")) == 2
+        cluster.scale(0)
+        _wait(lambda: not _workers(client), "workers to stop")
+        _wait(lambda: not _queue("pilot"), "idle allocations to be given back", timeout=30)
+        assert time.monotonic() - started < 60
+
+
+def test_close_cancels_allocations(pilot: Callable[..., PilotCluster]) -> None:
+    cluster = pilot(scaling=2)
+    assert len(cluster.workers) == 2
+    assert len(_queue("pilot")) == 1
+    cluster.close()
+    _wait(lambda: not _queue("pilot"), "the allocation to be cancelled", timeout=30)
+
+
+def test_scancel_of_an_allocation_mid_computation(pilot: Callable[..., PilotCluster]) -> None:
+    cluster = pilot(scaling=4, allocation={"nodes": 1, "maximum": 2, "idle-timeout": "3s"})
+    with Client(cluster) as client:
+        first = cluster.pilot.submitted[0]
+        futures = client.map(lambda i: time.sleep(0.3) or i * i, range(80), pure=False)
+        _wait(lambda: sum(f.done() for f in futures) >= 8, "first results")
+        subprocess.run(["scancel", first], check=True)
+        assert sum(client.gather(futures)) == sum(i * i for i in range(80))
+        assert first not in _queue("pilot")
+        assert len(cluster.pilot.submitted) >= 3  # replacements in new allocations
+
+
+def test_allocation_current_from_inside_a_batch_job(tmp_path: Path, slurm_conf: Path) -> None:
+    """A batch job of 2 nodes runs a script that scales workers inside its own allocation."""
+    import sys
+
+    resource = {
+        "type": "slurm",
+        "scheduler-host": "127.0.0.1",
+        "dashboard-address": ":0",
+        "tls": False,
+        "worker": {"cores": 2, "processes": 2, "memory": "1GB"},
+        "allocation": "current",
+        "scaling": 4,
+    }
+    config = tmp_path / "inside.yaml"
+    config.write_text(yaml.safe_dump({"resources": {"inside": resource}}))
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import os, subprocess, sys, hpcdask\n"
+        "from distributed import Client\n"
+        f"cluster = hpcdask.connect('inside', config={str(config)!r})\n"
+        "with Client(cluster) as client:\n"
+        "    hosts = sorted(w['name'] for w in client.scheduler_info()['workers'].values())\n"
+        "    print('RESULT', len(hosts), client.submit(sum, range(100)).result())\n"
+        "    print('RESULT', cluster.pilot.submitted, list(cluster.job_states()))\n"
+        "    jobs = subprocess.run(['squeue', '--noheader', '--format=%i'],\n"
+        "                          capture_output=True, text=True).stdout.split()\n"
+        "    print('RESULT', jobs == [os.environ['SLURM_JOB_ID']])\n"
+        "cluster.close()\n"
+    )
+    output = tmp_path / "job.out"
+    submitted = subprocess.run(
+        [
+            "sbatch",
+            "--parsable",
+            "--wait",
+            "--nodes=2",
+            "--partition=debug",
+            "--time=5",
+            f"--output={output}",
+            f"--wrap={sys.executable} {script}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    text = output.read_text()
+    assert submitted.returncode == 0, text + (tmp_path / "job.err").read_text()
+    job = submitted.stdout.strip()
+    printed = [line for line in text.splitlines() if line.startswith("RESULT ")]
+    assert printed == ["RESULT 4 4950", f"RESULT [] ['{job}']", "RESULT True"], text
+
+
+def test_sigkill_of_the_owner_leaves_no_allocation(tmp_path: Path, slurm_conf: Path) -> None:
+    """The process holding the cluster dies hard: its allocation ends by itself."""
+    import signal
+    import sys
+
+    resource = {
+        "type": "slurm",
+        "queue": "debug",
+        "walltime": "00:10:00",
+        "tls": False,
+        "scheduler-host": "127.0.0.1",
+        "dashboard-address": ":0",
+        "death-timeout": 8,
+        "worker": {"cores": 2, "processes": 2, "memory": "1GB"},
+        "allocation": {"nodes": 1},
+        "scaling": 2,
+    }
+    config = tmp_path / "doomed.yaml"
+    config.write_text(yaml.safe_dump({"resources": {"doomed": resource}}))
+    code = (
+        f"import hpcdask, time; c = hpcdask.connect('doomed', config={str(config)!r}); "
+        "print(len(c.workers), flush=True); time.sleep(300)"
+    )
+    owner = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert owner.stdout is not None
+        assert owner.stdout.readline() == "2\n"
+        assert len(_queue("doomed")) == 1
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(10)
+        started = time.monotonic()
+        _wait(lambda: not _queue("doomed"), "the orphaned allocation to end", timeout=60)
+        assert time.monotonic() - started < 8 + 15
+    finally:
+        owner.kill()
+        owner.wait()
+        if owner.stdout is not None:
+            owner.stdout.close()
