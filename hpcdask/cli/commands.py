@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from hpcdask.cli.options import set_option
+from hpcdask.cli.options import scaling_options, set_option
 
 __all__ = ["register"]
 
@@ -114,8 +114,7 @@ def check_command(configs: list[str] | None, name: str | None, assignments: Sequ
 @click.command("run")
 @click.argument("name")
 @set_option
-@click.option("--workers", type=click.IntRange(min=0), help="Start this many workers.")
-@click.option("--adapt", metavar="MIN:MAX", help="Scale adaptively between MIN and MAX workers.")
+@scaling_options
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0),
@@ -142,14 +141,10 @@ def run_command(
         hpcdask run local -- python analysis.py
     """
     from hpcdask.api import load_resource
-    from hpcdask.cli.parse import scaling_override
+    from hpcdask.cli.parse import command_overrides
     from hpcdask.cli.run import run
 
-    overrides = _overrides(assignments)
-    scaling = scaling_override(workers, adapt)
-    if scaling is not None:
-        overrides["scaling"] = scaling
-    resource = load_resource(name, config=configs, **overrides)
+    resource = load_resource(name, config=configs, **command_overrides(assignments, workers, adapt))
     raise click.exceptions.Exit(run(resource, list(command), timeout=timeout))
 
 

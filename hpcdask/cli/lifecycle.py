@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from hpcdask.cli.options import set_option
+from hpcdask.cli.options import scaling_options, set_option
 
 __all__ = ["register"]
 
@@ -29,8 +29,7 @@ def _running(name: str) -> Any:
 @click.command("up")
 @click.argument("name", required=False)
 @set_option
-@click.option("--workers", type=click.IntRange(min=0), help="Start this many workers.")
-@click.option("--adapt", metavar="MIN:MAX", help="Scale adaptively between MIN and MAX workers.")
+@scaling_options
 @click.option("--idle-timeout", metavar="T", help="Shut down after T idle (e.g. 30m, 2h).")
 @click.option("--wait/--no-wait", default=False, help="Wait for the requested workers.")
 @click.option(
@@ -53,14 +52,11 @@ def up_command(
 ) -> None:
     """Start cluster NAME in a process of its own, so it outlives this shell or notebook."""
     from hpcdask.api import load_resource
-    from hpcdask.cli.parse import parse_assignments, scaling_override
+    from hpcdask.cli.parse import command_overrides
     from hpcdask.cli.render import console
     from hpcdask.lifecycle import up, wait_for_workers
 
-    overrides = parse_assignments(assignments)
-    scaling = scaling_override(workers, adapt)
-    if scaling is not None:
-        overrides["scaling"] = scaling
+    overrides = command_overrides(assignments, workers, adapt)
     if idle_timeout:
         overrides.setdefault("dask", {})["distributed.scheduler.idle-timeout"] = idle_timeout
     resource = load_resource(name, config=configs, **overrides)

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-__all__ = ["set_option"]
+__all__ = ["scaling_options", "set_option"]
 
 _SET_HELP = "Override a key for this call, e.g. --set worker.cores=4 (repeatable)."
 
@@ -16,3 +16,12 @@ def set_option(function: Any) -> Any:
     return click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)(
         function
     )
+
+
+def scaling_options(function: Any) -> Any:
+    """Add ``--workers N`` and ``--adapt MIN:MAX`` to a command."""
+    adapt = click.option(
+        "--adapt", metavar="MIN:MAX", help="Scale adaptively between MIN and MAX workers."
+    )
+    workers = click.option("--workers", type=click.IntRange(min=0), help="Start this many workers.")
+    return workers(adapt(function))

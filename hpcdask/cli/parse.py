@@ -7,7 +7,7 @@ from typing import Any
 
 from hpcdask.errors import HpcdaskError
 
-__all__ = ["parse_assignments", "scaling_override"]
+__all__ = ["command_overrides", "parse_assignments", "scaling_override"]
 
 
 def parse_assignments(assignments: Sequence[str]) -> dict[str, Any]:
@@ -59,3 +59,20 @@ def scaling_override(workers: int | None, adapt: str | None) -> dict[str, int | 
     if not sep or not low.strip().isdigit() or not high.strip().isdigit():
         raise HpcdaskError(f"--adapt {adapt}: expected MIN:MAX, e.g. 0:8")
     return {"workers": None, "minimum": int(low), "maximum": int(high)}
+
+
+def command_overrides(
+    assignments: Sequence[str], workers: int | None = None, adapt: str | None = None
+) -> dict[str, Any]:
+    """Return the overrides of ``--set``, ``--workers`` and ``--adapt`` together.
+
+    Examples
+    --------
+    >>> command_overrides(["queue=short"], workers=2)
+    {'queue': 'short', 'scaling': {'workers': 2, 'minimum': None, 'maximum': None}}
+    """
+    overrides = parse_assignments(assignments)
+    scaling = scaling_override(workers, adapt)
+    if scaling is not None:
+        overrides["scaling"] = scaling
+    return overrides
