@@ -10,6 +10,7 @@ from typing import Any
 from distributed.deploy.spec import ProcessInterface, SpecCluster
 from tornado.ioloop import PeriodicCallback
 
+from hpcdask.backends.base import Description
 from hpcdask.pilot.launcher import LaunchError, Step
 from hpcdask.pilot.pilot import Pilot
 
@@ -177,6 +178,10 @@ class PilotCluster(SpecCluster):
     def job_states(self) -> dict[str, str]:
         """Return allocation id → state, for ``hpcdask status``."""
         return {str(row["id"]): str(row["state"]) for row in self.pilot.describe()}
+
+    def describe(self) -> Description:
+        """Return the allocations as the dashboard shows them (one placement each)."""
+        return Description("allocation", self.pilot.placements())
 
     def allocations(self) -> list[dict[str, object]]:
         """Return each allocation: id, state, nodes, walltime left, workers per node."""

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hpcdask.backends.base import Placement
 from hpcdask.jobs import JobState
 from hpcdask.pilot.allocation import Allocations, AllocationStatus
 from hpcdask.pilot.launcher import Launcher
@@ -136,6 +138,27 @@ class Pilot:
         ours = [a for a in self.book.allocations if a != self.settings.current]
         await self.allocations.cancel(ours)
         self.book.allocations.clear()
+
+    def placements(self) -> tuple[Placement, ...]:
+        """Return one dashboard placement per allocation, with the workers placed in it."""
+        now = time.time()
+        rows = []
+        for a in self.book.allocations.values():
+            workers = tuple(w for w, (alloc, _) in self.book.placed.items() if alloc == a.id)
+            left = a.time_left(now)
+            nodes = ",".join(n.name for n in a.nodes)
+            note = f"{len(a.nodes)} nodes" if a.running else f"{a.size} nodes requested"
+            rows.append(
+                Placement(
+                    a.id,
+                    "running" if a.running else "pending",
+                    nodes=nodes,
+                    workers=workers,
+                    walltime_left=None if math.isinf(left) else left,
+                    note=note,
+                )
+            )
+        return tuple(rows)
 
     def describe(self) -> list[dict[str, object]]:
         """Return one row per allocation: id, state, nodes, walltime left, workers per node."""

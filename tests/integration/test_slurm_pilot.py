@@ -14,6 +14,7 @@ import yaml
 from distributed import Client
 
 import hpcdask
+from hpcdask.dashboard import fetch
 from hpcdask.pilot.cluster import PilotCluster
 
 pytestmark = pytest.mark.slurm
@@ -84,6 +85,8 @@ def test_scale_inside_allocations_grow_and_give_back(pilot: Callable[..., PilotC
         assert [(r["id"], r["state"]) for r in rows] == [(first, "running")]
         assert sorted(Counter(rows[0]["workers"]).values()) == [2, 2]  # type: ignore[arg-type]
         assert client.submit(sum, range(10)).result() == 45
+        shown = fetch(cluster).rows  # the dashboard page's table
+        assert [(row.id, row.state) for row in shown] == [(first, "running")]
         started = time.monotonic()
         cluster.scale(6)  # slots ran out: a second allocation
         client.wait_for_workers(6, timeout=60)

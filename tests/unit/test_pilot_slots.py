@@ -63,3 +63,23 @@ def test_idle_allocations_and_expiring_workers() -> None:
     assert book.idle(now=1000, timeout=60) == []
     book.allocations["b"].ends_at = 130
     assert book.expiring(now=100, margin=60) == ["w2"]
+
+
+def test_pilot_placements_for_the_dashboard() -> None:
+    from hpcdask.backends.base import Placement
+    from hpcdask.pilot.pilot import Pilot, PilotSettings
+
+    book = _book(_running("a", 2, ends_at=None), AllocationSlots("p", size=3))
+    book.place("w0", 0, 60)
+    book.place("w1", 0, 60)
+    pilot = Pilot(
+        allocations=None,
+        launcher=None,
+        book=book,  # type: ignore[arg-type]
+        settings=PilotSettings(),
+        wanted=lambda: 2,
+    )
+    assert pilot.placements() == (
+        Placement("a", "running", nodes="an0,an1", workers=("w0", "w1"), note="2 nodes"),
+        Placement("p", "pending", nodes="", workers=(), note="3 nodes requested"),
+    )
