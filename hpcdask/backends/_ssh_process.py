@@ -107,6 +107,19 @@ class RemoteProcess:
             ) from None
         self._drain = asyncio.create_task(self._drain_output(process))
 
+    async def launch(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        secret_env: Mapping[str, str],
+        ready: Callable[[str], bool],
+        timeout: float,
+    ) -> None:
+        """Start ``argv`` under the host's prologue and environment; ``secret_env`` travels on
+        stdin, never on a command line. Returns once a stderr line satisfies ``ready``."""
+        command = shell_command(self.plan, argv, env, list(secret_env))
+        await self.start(command, ready, timeout, _lines(secret_env))
+
     async def _read_until(self, process: Any, ready: Callable[[str], bool]) -> None:
         while True:
             line = await process.stderr.readline()
@@ -194,12 +207,12 @@ class SSHWorker(ProcessInterface):
     async def start(self) -> None:
         connection = await self.process.connect()
         address = connection.get_extra_info("peername")[0]
-        command = shell_command(self.plan, self._argv(address), self.env, list(self.secret_env))
-        await self.process.start(
-            command,
+        await self.process.launch(
+            self._argv(address),
+            self.env,
+            self.secret_env,
             lambda line: "Registered to:" in line,
             self.start_timeout,
-            _lines(self.secret_env),
         )
         self.address = address
         self._watcher = asyncio.create_task(self._watch())
@@ -250,12 +263,12 @@ class SSHScheduler(ProcessInterface):
         host = connection.get_extra_info("peername")[0]
         spec = json.dumps({"cls": "distributed.Scheduler", "opts": {"host": host, **self.options}})
         argv = [self.plan.python, "-m", "distributed.cli.dask_spec", "--spec", spec]
-        command = shell_command(self.plan, argv, self.env, list(self.secret_env))
-        await self.process.start(
-            command,
+        await self.process.launch(
+            argv,
+            self.env,
+            self.secret_env,
             lambda line: "Scheduler at:" in line,
             self.start_timeout,
-            _lines(self.secret_env),
         )
         self.address = self.process.tail[-1].split("Scheduler at:")[1].strip()
         await super().start()  # type: ignore[no-untyped-call]
