@@ -12,11 +12,17 @@ Guards that apply to every test here:
 - After each test module, no ``dask worker``/``dask scheduler``/``distributed.cli.dask_*``
   process may be left anywhere on the machine (the namespace hosts share the PID namespace);
   leftovers are killed and the module's last test errors.
+
+Both guards look at the whole machine, so two pytest sessions (or a benchmark) using the testbed
+at once would see each other's jobs and processes as leaks. Each integration module therefore
+holds the machine-wide lock ``TESTBED_LOCK`` while it runs; benchmarks take it with
+``flock /tmp/hpcdask-testbed.lock python benchmarks/...``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import json
 import os
@@ -28,7 +34,7 @@ import sys
 import textwrap
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +48,7 @@ START_HINT = {
     "slurm": "start it with: sudo tests/infra/up.sh",
     "sge": "start it with: sudo HPCDASK_TESTBED_SGE=1 tests/infra/up.sh",
 }
+TESTBED_LOCK = Path(os.environ.get("HPCDASK_TESTBED_LOCK", "/tmp/hpcdask-testbed.lock"))
 COMMAND_TIMEOUT = 30.0
 # Jobs a test cancelled may take a few seconds to leave the queue (COMPLETING / "dr").
 JOB_EXIT_GRACE = 15.0
@@ -412,23 +419,45 @@ def process_alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"
 
 
-@pytest.fixture(scope="session")
-def leftover_dask_processes() -> Callable[..., list[Proc]]:
+class LeftoverCheck:
     """``check(grace=...)``: kill and return dask processes left on the machine.
 
-    Processes that were already running when the session started are never touched.
+    Processes that were running when this module took the testbed lock are never touched.
     """
-    preexisting = frozenset((p.pid, p.start) for p in dask_processes())
-    return functools.partial(kill_leftover_dask_processes, preexisting)
+
+    def __init__(self) -> None:
+        self.ignore: frozenset[tuple[int, int]] = frozenset()
+
+    def baseline(self) -> None:
+        self.ignore = frozenset((p.pid, p.start) for p in dask_processes())
+
+    def __call__(self, grace: float = DASK_EXIT_GRACE) -> list[Proc]:
+        return kill_leftover_dask_processes(self.ignore, grace)
+
+
+@pytest.fixture(scope="session")
+def leftover_dask_processes() -> LeftoverCheck:
+    return LeftoverCheck()
+
+
+@contextlib.contextmanager
+def testbed_lock() -> Iterator[None]:
+    """Hold the machine-wide testbed lock (blocking until other sessions release it)."""
+    with open(TESTBED_LOCK, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _no_leftover_dask_processes(
-    leftover_dask_processes: Callable[..., list[Proc]],
-) -> Iterator[None]:
-    """After each module: any dask process it left anywhere is killed and the module errors."""
-    yield
-    left = leftover_dask_processes()
+def _no_leftover_dask_processes(leftover_dask_processes: LeftoverCheck) -> Iterator[None]:
+    """Hold the testbed for the module; after it, kill its leftover dask processes and error."""
+    with testbed_lock():
+        leftover_dask_processes.baseline()
+        yield
+        left = leftover_dask_processes()
     if left:
         listing = "\n".join(f"  pid {p.pid}: {p.cmdline}" for p in left)
         pytest.fail(f"dask processes left running (now killed):\n{listing}", pytrace=False)
@@ -449,6 +478,11 @@ def run_inner_pytest(tmp_path: Path, module: str) -> subprocess.CompletedProcess
             sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s", "-q",
             "-c", str(tmp_path / "pytest.ini"), "--rootdir", str(tmp_path), str(tmp_path),
         ],
-        env={**os.environ, "HPCDASK_TEST_DASK_EXIT_GRACE": "0.5"},
+        env={
+            **os.environ,
+            "HPCDASK_TEST_DASK_EXIT_GRACE": "0.5",
+            # The outer module holds the testbed lock: the inner session takes its own.
+            "HPCDASK_TESTBED_LOCK": str(tmp_path / "testbed.lock"),
+        },
         timeout=120,
     )  # fmt: skip
