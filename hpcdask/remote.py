@@ -24,6 +24,8 @@ __all__ = ["AttachedCluster", "ControllerGone", "call", "credentials", "find_run
 
 #: Seconds a controller gets to answer one request.
 TIMEOUT = 5.0
+#: Seconds between refreshes of an attached cluster's view of its workers.
+INFO_INTERVAL = 2.0
 
 
 class ControllerGone(HpcdaskError):
@@ -157,12 +159,39 @@ class AttachedCluster(Cluster):
         down(self.record.name)
 
     async def _start(self) -> None:
-        await super()._start()  # type: ignore[no-untyped-call]
+        """Start watching the scheduler, without taking the owner's worker-status feed.
+
+        distributed's ``Cluster._start`` subscribes to worker updates through a scheduler
+        plugin with a fixed name, so a second subscriber replaces the owner's and the owner's
+        view of its workers freezes. An attached view polls the scheduler's identity instead.
+        """
+        from distributed.core import Status
+        from tornado.ioloop import PeriodicCallback
+
+        await self._refresh_scheduler_info()
         self._cluster_info["name"] = self.record.name  # not the owner's internal name
+        self.periodic_callbacks["hpcdask-scheduler-info"] = PeriodicCallback(
+            self._refresh_scheduler_info, INFO_INTERVAL * 1000
+        )
+        for callback in self.periodic_callbacks.values():
+            callback.start()
+        self.status = Status.running
+
+    async def _refresh_scheduler_info(self) -> None:
+        from distributed.objects import SchedulerInfo
+
+        assert self.scheduler_comm is not None
+        info = await self.scheduler_comm.identity()
+        self.scheduler_info = SchedulerInfo(info)
 
     @property
     def scheduler_address(self) -> str:
         return self.record.scheduler_address
+
+    @property
+    def dashboard_link(self) -> str:
+        """The dashboard as this machine reaches it (through the tunnel, behind a login node)."""
+        return self.record.dashboard_link
 
     def scale(self, n: int) -> None:
         """Ask the controller for ``n`` workers (stops adaptive scaling)."""

@@ -5,6 +5,7 @@ Real controller processes, started through the real command line.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -116,6 +117,20 @@ def test_attach_from_another_process(state_dir: Path) -> None:
     assert other.stdout == "1024\n", other.stderr
 
 
+def test_attaching_leaves_the_controller_its_view_of_the_workers(state_dir: Path) -> None:
+    """Regression: an attached view once took the scheduler's only worker-status feed."""
+    hpcdask_cli("up", "local", "--workers", "1", "--wait", *QUIET)
+    cluster = hpcdask.connect("local")
+    assert isinstance(cluster, AttachedCluster)
+    assert len(cluster.scheduler_info["workers"]) == 1
+    cluster.scale(2)
+    wait(lambda: status("local")["workers"] == 2, "the controller to see its second worker")
+    wait(lambda: len(cluster.scheduler_info["workers"]) == 2, "the attached view to follow")
+    cluster.close()
+    hpcdask_cli("scale", "local", "3")
+    wait(lambda: status("local")["workers"] == 3, "the controller to see its third worker")
+
+
 def test_sigkill_of_the_controller_leaves_nothing(state_dir: Path) -> None:
     hpcdask_cli("up", "local", "--workers", "2", "--wait", *QUIET)
     pid = json.loads((state_dir / "local.json").read_text())["pid"]
@@ -145,12 +160,19 @@ def test_concurrent_up_starts_one_cluster(state_dir: Path) -> None:
         )
     addresses = {r.stdout.splitlines()[0] for r in results}
     assert len(addresses) == 1
-    controllers = [
-        p
-        for p in psutil.process_iter(["cmdline"])
-        if "hpcdask.controller" in " ".join(p.info["cmdline"] or [])
-    ]
-    assert len(controllers) == 1
+    assert len(controllers_of(state_dir)) == 1
+
+
+def controllers_of(state_dir: Path) -> list[psutil.Process]:
+    """Controller processes keeping their records in ``state_dir`` (other sessions may run)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        if "hpcdask.controller" not in " ".join(process.info["cmdline"] or []):
+            continue
+        with contextlib.suppress(psutil.Error):
+            if process.environ().get("HPCDASK_STATE_DIR") == str(state_dir):
+                found.append(process)
+    return found
 
 
 def test_damaged_record_is_a_clear_message(state_dir: Path) -> None:
