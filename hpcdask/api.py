@@ -63,7 +63,9 @@ def connect(name: str | None = None, *, config: ConfigPaths = None, **overrides:
 
     A cluster started with ``hpcdask up NAME`` lives in its own process: ``connect(NAME)``
     attaches to it (``scale`` and ``adapt`` go to that process; closing only detaches).
-    Otherwise the cluster starts in this process and stops when it is closed. ``name`` may also
+    Otherwise the cluster starts in this process and stops when it is closed, except behind a
+    login node (a ``login:`` block): there it starts on the login node, as with ``hpcdask up``,
+    and this machine reaches it through an SSH tunnel. ``name`` may also
     be a connection file written by ``hpcdask export`` (attach from another machine).
     Parameters are those of :func:`load_resource`; overrides apply only to a cluster that
     starts here.
@@ -90,4 +92,8 @@ def connect(name: str | None = None, *, config: ConfigPaths = None, **overrides:
                 "cluster '%s' is already running: attaching; overrides are ignored", resource.name
             )
         return AttachedCluster(record)
+    if getattr(resource, "login", None) is not None:
+        from hpcdask.lifecycle import up
+
+        return AttachedCluster(up(resource))
     return start_cluster(resource)

@@ -11,8 +11,6 @@ Run as ``python -m hpcdask.controller`` with a JSON request on stdin.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -20,7 +18,6 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from hpcdask import state
@@ -33,26 +30,11 @@ if TYPE_CHECKING:
 
     from hpcdask.models import Resource
 
-__all__ = ["ALREADY_RUNNING", "main", "snapshot"]
+__all__ = ["main", "snapshot"]
 
 logger = logging.getLogger("hpcdask.controller")
-#: Exit code of a controller that found another one holding the name.
-ALREADY_RUNNING = 3
-
-
-@contextlib.contextmanager
-def _name_lock(name: str) -> Iterator[bool]:
-    """Hold the name's lock for the block; yield False if another process holds it."""
-    fd = os.open(state.lock_path(name), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)
+#: Lines of its own log a controller sends to ``hpcdask logs``.
+LOG_LINES = 1000
 
 
 def snapshot(cluster: Cluster, resource: Resource, started: float) -> dict[str, Any]:
@@ -111,9 +93,13 @@ def _handlers(
         return "OK"
 
     async def logs() -> dict[str, list[str]]:
-        """The scheduler's and every worker's recent log lines."""
+        """This controller's, the scheduler's and every worker's recent log lines."""
         found = await cluster._get_logs(cluster=False)  # type: ignore[no-untyped-call]
-        return {str(who): str(text).splitlines() for who, text in found.items()}
+        path = state.log_path(resource.name)
+        own = path.read_text().splitlines()[-LOG_LINES:] if path.exists() else []
+        return {f"controller ({path})": own} | {
+            str(who): str(text).splitlines() for who, text in found.items()
+        }
 
     return {
         "hpcdask_status": status,
@@ -195,36 +181,11 @@ def _resource(data: dict[str, Any]) -> Resource:
 
 
 def main() -> None:
-    """Read the request from stdin, take the name's lock, then detach and run the controller.
+    """Read the request from stdin, then run the controller detached, holding the name's lock."""
+    from hpcdask._daemon import detach
 
-    The first process prints the controller's pid and exits (0, or ``ALREADY_RUNNING``), so
-    ``hpcdask up`` learns at once whether the name was free; the forked controller keeps the
-    lock, which the kernel releases when it exits, however it exits.
-    """
     resource = _resource(json.load(sys.stdin))
-    with _name_lock(resource.name) as locked:
-        if not locked:
-            print(f"hpcdask: cluster '{resource.name}' is already running", file=sys.stderr)
-            sys.exit(ALREADY_RUNNING)
-        child = os.fork()
-        if child:
-            print(child, flush=True)
-            os._exit(0)
-        os.setsid()
-        sys.stdout.flush()
-        log = os.open(state.log_path(resource.name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        for fd in (1, 2):
-            os.dup2(log, fd)
-        os.close(log)
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
-        )
-        try:
-            run(resource)
-        except Exception:
-            logger.exception("the controller failed")
-            os._exit(1)
-        os._exit(0)
+    detach(resource.name, lambda: run(resource))
 
 
 if __name__ == "__main__":  # pragma: no cover

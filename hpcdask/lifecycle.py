@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["Progress", "down", "status", "up", "wait_for_workers"]
 
 Progress = Callable[[str], None]
+logger = logging.getLogger("hpcdask")
 
 
 def _quiet(message: str) -> None:
@@ -40,14 +42,26 @@ def _log_tail(name: str, lines: int = 8) -> str:
     return "\n".join(text[-lines:])
 
 
-def _spawn(resource: Resource) -> int | None:
-    """Start the controller of ``resource``; return its pid, or None if another holds the name."""
-    from hpcdask.controller import ALREADY_RUNNING
+def _login(resource: Resource) -> Any:
+    """Return the resource's login node block, or None (the cluster runs here)."""
+    return getattr(resource, "login", None)
 
-    request = json.dumps(resource.model_dump(mode="json"))
+
+def _spawn(resource: Resource, attach_only: bool = False) -> int | None:
+    """Start the keeper of ``resource``; return its pid, or None if another holds the name.
+
+    The keeper is the controller, or for a resource behind a login node, the tunnel to the
+    controller there.
+    """
+    from hpcdask._daemon import ALREADY_RUNNING
+
+    data = resource.model_dump(mode="json")
+    module, request = "hpcdask.controller", data
+    if _login(resource) is not None:
+        module, request = "hpcdask.login.tunnel", {"resource": data, "attach_only": attach_only}
     launcher = subprocess.run(
-        [sys.executable, "-m", "hpcdask.controller"],
-        input=request,
+        [sys.executable, "-m", module],
+        input=json.dumps(request),
         capture_output=True,
         text=True,
         timeout=60,
@@ -62,30 +76,63 @@ def _spawn(resource: Resource) -> int | None:
     return int(launcher.stdout.strip())
 
 
-def up(resource: Resource, *, timeout: float = 300.0, progress: Progress = _quiet) -> Record:
+def _failed(name: str) -> HpcdaskError:
+    from hpcdask._daemon import take_error
+
+    said = take_error(name)
+    if said:
+        return HpcdaskError(f"cluster '{name}': {said}")
+    return HpcdaskError(
+        f"cluster '{name}' failed to start; the end of its log "
+        f"({state.log_path(name)}):\n{_log_tail(name)}"
+    )
+
+
+def _preflight(resource: Resource, progress: Progress) -> None:
+    from hpcdask.login.checks import preflight
+    from hpcdask.models import JobqueueResource
+
+    assert isinstance(resource, JobqueueResource)
+    login = _login(resource)
+    progress(f"Logging in to {login.target()}")
+    for warning in preflight(resource):
+        logger.warning("login node %s: %s", login.target(), warning)
+
+
+def up(
+    resource: Resource,
+    *,
+    timeout: float = 300.0,
+    progress: Progress = _quiet,
+    attach_only: bool = False,
+) -> Record:
     """Start ``resource``'s cluster in a controller of its own; return its record.
 
-    If the cluster is already running, return its record without starting anything.
+    If the cluster is already running, return its record without starting anything. For a
+    resource behind a login node, the controller starts there and a tunnel here makes the
+    cluster reachable; ``attach_only`` only reconnects to a cluster running there.
     """
     running = find_running(resource.name)
     if running is not None:
         return running
+    if _login(resource) is not None:
+        _preflight(resource, progress)
+    elif attach_only:
+        raise HpcdaskError(f"no cluster named '{resource.name}' is running")
     progress(f"Starting the controller of '{resource.name}'")
-    pid = _spawn(resource)
+    pid = _spawn(resource, attach_only)
     deadline = time.monotonic() + timeout
+    where = f" on {_login(resource).target()}" if _login(resource) else ""
     while (record := state.read(resource.name)) is None or pid not in (None, record.pid):
         if pid is None:  # another `up` of this name won the race: wait for its record
             progress(f"Cluster '{resource.name}' is being started by another process")
         elif not pid_alive(pid):
-            raise HpcdaskError(
-                f"cluster '{resource.name}' failed to start; the end of its log "
-                f"({state.log_path(resource.name)}):\n{_log_tail(resource.name)}"
-            )
+            raise _failed(resource.name)
         if time.monotonic() > deadline:
             if pid is not None:
                 os.kill(pid, signal.SIGTERM)
             raise HpcdaskError(f"cluster '{resource.name}' did not start within {timeout:g}s")
-        progress(f"Starting cluster '{resource.name}' ({resource.type})")
+        progress(f"Starting cluster '{resource.name}' ({resource.type}){where}")
         time.sleep(0.1)
     return record
 

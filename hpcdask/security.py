@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "as_dask_config",
     "client_environment",
+    "from_pem",
     "load",
     "needs_tls",
     "new_credentials",
@@ -104,7 +105,8 @@ def save(name: str, security: Security) -> None:
         json.dump(data, out)
 
 
-def _from_pem(data: dict[str, str]) -> Security:
+def from_pem(data: dict[str, str]) -> Security:
+    """Return credentials from their saved form (``ca``, ``cert``, ``key`` PEM texts)."""
     from distributed.security import Security
 
     pem = {"tls_ca_file": data["ca"], "require_encryption": True}
@@ -118,7 +120,7 @@ def load(name: str) -> Security | None:
     """Return cluster ``name``'s credentials, or None if it has none."""
     try:
         with open(_path(name)) as source:
-            return _from_pem(json.load(source))
+            return from_pem(json.load(source))
     except FileNotFoundError:
         return None
 
@@ -140,7 +142,7 @@ def read_connection_file(path: str | os.PathLike[str]) -> tuple[state.Record, Se
         with open(path) as source:
             data = json.load(source)
         record = state.Record(**{**data["record"], "jobs": tuple(data["record"]["jobs"])})
-        return record, _from_pem(data["credentials"])
+        return record, from_pem(data["credentials"])
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise HpcdaskError(f"{path}: not a readable hpcdask connection file ({error})") from None
 

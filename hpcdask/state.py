@@ -49,6 +49,8 @@ class Record:
     started: float
     version: str
     jobs: tuple[str, ...] = field(default_factory=tuple)
+    #: ``user@host`` of the login node the cluster runs behind (reached through a tunnel).
+    login: str = ""
 
 
 def state_dir() -> Path:

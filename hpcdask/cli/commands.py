@@ -103,7 +103,12 @@ def check_command(configs: list[str] | None, name: str | None, assignments: Sequ
     resource = load_resource(name, config=configs, **_overrides(assignments))
     results = [Check("config", Status.OK, f"valid ({resource.origin})")]
     try:
-        results += backend_for(resource.type).checks(resource)
+        if getattr(resource, "login", None) is not None:  # checked there, through SSH
+            from hpcdask.login.checks import login_checks
+
+            results += login_checks(resource)  # type: ignore[arg-type]
+        else:
+            results += backend_for(resource.type).checks(resource)
     except UnsupportedTypeError as error:
         results.append(Check("backend", Status.FAILED, str(error)))
     render.print_checks(resource, results)

@@ -14,11 +14,38 @@ from hpcdask.cli.options import scaling_options, set_option
 __all__ = ["register"]
 
 
+def _reattach(name: str) -> Any:
+    """Reconnect to cluster ``name`` on its login node, if it is a resource behind one.
+
+    Return its record, or None when ``name`` is not such a resource or is not running there.
+    """
+    from hpcdask.api import load_resource
+    from hpcdask.cli.render import console
+    from hpcdask.errors import HpcdaskError
+    from hpcdask.lifecycle import up
+    from hpcdask.login.agent import NOT_RUNNING_THERE
+
+    configs = click.get_current_context().find_root().obj
+    try:
+        resource = load_resource(name, config=configs)
+    except HpcdaskError:
+        return None
+    if getattr(resource, "login", None) is None:
+        return None
+    with console(stderr=True).status("Reconnecting") as spinner:
+        try:
+            return up(resource, attach_only=True, progress=spinner.update)
+        except HpcdaskError as error:
+            if NOT_RUNNING_THERE in str(error):
+                return None
+            raise
+
+
 def _running(name: str) -> Any:
     from hpcdask.errors import HpcdaskError
     from hpcdask.remote import find_running
 
-    record = find_running(name)
+    record = find_running(name) or _reattach(name)
     if record is None:
         raise HpcdaskError(
             f"no cluster named '{name}' is running (start it with `hpcdask up {name}`)"
@@ -97,9 +124,23 @@ def adapt_command(name: str, minimum: int, maximum: int) -> None:
     click.echo(f"{name}: adaptive between {minimum} and {maximum} workers")
 
 
+def _report(record: Any) -> dict[str, Any]:
+    """Ask a cluster's controller for its status; reconnect first if its tunnel died."""
+    from hpcdask.remote import call, pid_alive
+
+    if record.login and not pid_alive(record.pid):
+        record = _reattach(record.name) or record
+    report: dict[str, Any] = call(record, "status")
+    if record.login:  # the controller's own addresses are the login node's
+        report.update(
+            login=record.login, dashboard=record.dashboard_link, scheduler=record.scheduler_address
+        )
+    return report
+
+
 def _reports(names: Sequence[str]) -> list[dict[str, Any]]:
     from hpcdask import state
-    from hpcdask.remote import ControllerGone, call
+    from hpcdask.remote import ControllerGone
 
     reports = []
     for item in state.records():
@@ -109,7 +150,7 @@ def _reports(names: Sequence[str]) -> list[dict[str, Any]]:
         if names and item.name not in names:
             continue
         try:
-            reports.append(call(item, "status"))
+            reports.append(_report(item))
         except ControllerGone as gone:
             state.remove(item.name)
             reports.append(
@@ -156,12 +197,15 @@ def down_command(names: tuple[str, ...], everything: bool) -> None:
     from hpcdask import state
     from hpcdask.errors import HpcdaskError
     from hpcdask.lifecycle import down
+    from hpcdask.remote import find_running
 
     if everything:
         names = tuple(r.name for r in state.records() if not isinstance(r, state.StateError))
     elif not names:
         raise HpcdaskError("name a cluster to stop, or give --all")
     for name in names:
+        if find_running(name) is None:  # behind a login node, it may run on without a tunnel
+            _reattach(name)
         if down(name):
             click.echo(f"{name}: stopped")
         elif not everything:
@@ -186,13 +230,28 @@ def logs_command(name: str, lines: int, workers: bool) -> None:
     path = state.log_path(name)
     if not path.exists():
         raise HpcdaskError(f"no log for a cluster named '{name}' ({path})")
-    click.echo(f"== controller ({path})")
-    click.echo("\n".join(path.read_text().splitlines()[-lines:]))
     record = find_running(name)
-    if workers and record is not None:
-        for who, text in call(record, "logs").items():
+    behind_login = record is not None and record.login
+    click.echo(f"== {'tunnel' if behind_login else 'controller'} ({path})")
+    click.echo("\n".join(path.read_text().splitlines()[-lines:]))
+    if record is None:
+        return
+    for who, text in call(record, "logs").items():
+        mine = who.startswith("controller (")  # this machine's own file, printed above
+        if (behind_login or not mine) and (workers or mine):
             click.echo(f"== {who}")
             click.echo("\n".join(text[-lines:]))
+
+
+@click.command("attach")
+@click.argument("name")
+@click.pass_obj
+def attach_command(configs: list[str] | None, name: str) -> None:
+    """Reconnect to cluster NAME running behind its login node (after a lost connection)."""
+    record = _running(name)
+    where = f" through {record.login}" if record.login else ""
+    click.echo(f"{record.name}: running at {record.scheduler_address}{where}")
+    click.echo(f"dashboard: {record.dashboard_link}")
 
 
 @click.command("dashboard")
@@ -238,5 +297,6 @@ def register(group: click.Group) -> None:
         logs_command,
         dashboard_command,
         export_command,
+        attach_command,
     ):
         group.add_command(command)

@@ -12,6 +12,7 @@ from hpcdask.models.batch import (
     SlurmResource,
 )
 from hpcdask.models.common import LocalResource, Resource, Scaling, WorkerSpec
+from hpcdask.models.login import LoginSpec
 from hpcdask.models.ssh import HostSpec, SSHResource
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "JobqueueResource",
     "LSFResource",
     "LocalResource",
+    "LoginSpec",
     "MoabResource",
     "OARResource",
     "PBSResource",

@@ -11,6 +11,7 @@ from typing_extensions import Self
 
 from hpcdask._model import Model, Size, Walltime, walltime_seconds
 from hpcdask.models.common import Resource, TextList, WorkerSpec
+from hpcdask.models.login import LoginSpec
 
 __all__ = [
     "AllocationSpec",
@@ -114,6 +115,7 @@ class JobqueueResource(Resource):
     walltime_margin: Duration = "2m"
     poll_interval: Duration = "5s"
     allocation: AllocationSpec | None = None
+    login: LoginSpec | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
