@@ -65,15 +65,32 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def quiet_import() -> None:
-    """Import dask_jobqueue without letting it write ``~/.config/dask/jobqueue.yaml``."""
+    """Import dask_jobqueue without its side effects on the user's process.
+
+    Its first import copies its config into ``~/.config/dask/jobqueue.yaml``, and
+    ``dask_jobqueue.runner`` sets the SIGINT handler to ``sys.exit``: Ctrl-C in a user's
+    script or notebook would then exit silently, and importing it outside the main thread
+    fails. Both calls are made no-ops for the time of the import.
+    """
     if "dask_jobqueue" in sys.modules:
         return
-    from unittest import mock
+    import signal
 
     import dask.config
 
-    with mock.patch.object(dask.config, "ensure_file"):
+    ensure_file, set_handler = dask.config.ensure_file, signal.signal
+
+    def keep_sigint(signum: Any, handler: Any) -> Any:
+        if signum == signal.SIGINT:
+            return signal.getsignal(signum)
+        return set_handler(signum, handler)
+
+    dask.config.ensure_file = lambda *args, **kwargs: None
+    setattr(signal, "signal", keep_sigint)  # noqa: B010 (a typed assignment would not pass)
+    try:
         import dask_jobqueue  # noqa: F401
+    finally:
+        dask.config.ensure_file, signal.signal = ensure_file, set_handler
 
 
 def use_neutral_config() -> None:

@@ -72,7 +72,14 @@ def _start_or_find(name: str, attach_only: bool) -> Any:
 
     if attach_only:
         return find_running(name)
-    return up(_read_resource(), progress=lambda text: _say(progress=text))
+    said: list[str] = []
+
+    def progress(text: str) -> None:  # `up` repeats itself while it waits: say each once
+        if not said or said[-1] != text:
+            said.append(text)
+            _say(progress=text)
+
+    return up(_read_resource(), progress=progress)
 
 
 def _credentials(name: str) -> dict[str, str]:

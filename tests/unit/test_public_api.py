@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import hpcdask
 
@@ -47,3 +48,24 @@ def test_unknown_attribute() -> None:
         assert "nothing" in str(error)
     else:
         raise AssertionError("expected AttributeError")
+
+
+def test_loading_the_batch_backend_leaves_ctrl_c_and_home_alone(tmp_path: Path) -> None:
+    """dask_jobqueue's first import sets SIGINT to sys.exit and writes ~/.config/dask: not ours.
+
+    The backend loads in a thread here, where dask_jobqueue's own signal call would raise.
+    """
+    code = (
+        "import importlib, signal, threading\n"
+        "before = signal.getsignal(signal.SIGINT)\n"
+        "load = lambda: importlib.import_module('hpcdask.backends._jobqueue_build')\n"
+        "thread = threading.Thread(target=load); thread.start(); thread.join()\n"
+        "import dask_jobqueue\n"
+        "print(signal.getsignal(signal.SIGINT) is before)\n"
+    )
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert out.stdout.strip() == "True", out.stderr
+    assert not (tmp_path / ".config").exists()
