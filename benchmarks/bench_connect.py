@@ -27,16 +27,24 @@ def _inc(x: int) -> int:
 
 def raw_dask() -> float:
     start = time.perf_counter()
-    with LocalCluster(n_workers=WORKERS, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=WORKERS, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         assert client.submit(_inc, 1).result() == 2
         return time.perf_counter() - start
 
 
 def with_hpcdask() -> float:
     start = time.perf_counter()
-    with hpcdask.connect("local", worker={"processes": WORKERS, "cores": WORKERS},
-                         dashboard_address=":0") as cluster, Client(cluster) as client:
+    with (
+        hpcdask.connect(
+            "local", worker={"processes": WORKERS, "cores": WORKERS}, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         assert client.submit(_inc, 1).result() == 2
         return time.perf_counter() - start
 
@@ -67,8 +75,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
     raw_dask(), with_hpcdask()  # warm the import and file caches for both alike
-    cluster = _medians({"raw LocalCluster": raw_dask, "hpcdask.connect": with_hpcdask},
-                       args.repeat)
+    cluster = _medians({"raw LocalCluster": raw_dask, "hpcdask.connect": with_hpcdask}, args.repeat)
     ratio = cluster["hpcdask.connect"] / cluster["raw LocalCluster"]
     print(f"start {WORKERS} workers + first result (median of {args.repeat}):")
     for name, seconds in cluster.items():

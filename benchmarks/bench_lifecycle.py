@@ -44,8 +44,11 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         os.environ["HPCDASK_STATE_DIR"] = folder
-        subprocess.run([HPCDASK, "up", "local", "--workers", "2", "--wait",
-                        "--set", "dashboard-address=:0"], check=True, capture_output=True)
+        subprocess.run(
+            [HPCDASK, "up", "local", "--workers", "2", "--wait", "--set", "dashboard-address=:0"],
+            check=True,
+            capture_output=True,
+        )
         try:
             address = json.loads((Path(folder) / "local.json").read_text())["scheduler_address"]
             status = [_timed([HPCDASK, "status"]) for _ in range(args.repeat)]
@@ -61,8 +64,10 @@ def main() -> None:
     med = statistics.median
     print(f"hpcdask status          {med(status):.3f} s   (target <= 0.5 s)")
     print(f"hpcdask scale local N   {med(scale):.3f} s   (target <= 0.5 s)")
-    print(f"attach -> first result: connect(NAME) {med(attach):.3f} s, "
-          f"Client(address) {med(direct):.3f} s, ratio {med(attach) / med(direct):.2f}")
+    print(
+        f"attach -> first result: connect(NAME) {med(attach):.3f} s, "
+        f"Client(address) {med(direct):.3f} s, ratio {med(attach) / med(direct):.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
+from _slurm import wait, write_resource
 from dask_jobqueue import SLURMCluster
 from distributed import Client, LocalCluster
 
@@ -23,11 +23,7 @@ import hpcdask
 
 
 def _until(client: Client, n: int, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while len(client.scheduler_info()["workers"]) != n:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"never reached {n} workers")
-        time.sleep(0.02)
+    wait(lambda: len(client.scheduler_info()["workers"]) == n, timeout, f"scaling to {n} workers")
 
 
 def _timed_scale(cluster: object, client: Client) -> float:
@@ -51,7 +47,7 @@ def _local() -> float:
 
 
 def _pilot_config(folder: Path) -> Path:
-    resource = {
+    resource: dict[str, object] = {
         "type": "slurm",
         "queue": "debug",
         "walltime": "00:30:00",
@@ -62,9 +58,7 @@ def _pilot_config(folder: Path) -> Path:
         "allocation": {"nodes": 2, "idle-timeout": "1h"},
         "scaling": 0,
     }
-    path = folder / "pilot.yaml"
-    path.write_text(yaml.safe_dump({"resources": {"pilot": resource}}))
-    return path
+    return write_resource(folder, "pilot", resource)
 
 
 def main() -> None:

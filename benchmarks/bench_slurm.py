@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from _slurm import idle_nodes, in_queue, wait
 
 import hpcdask
 
@@ -50,23 +50,6 @@ def hpcdask_cluster(queue: str, logs: str, folder: Path) -> Any:
     return hpcdask.connect("bench", config=config)
 
 
-def in_queue(job_ids: list[str]) -> list[str]:
-    """Those of ``job_ids`` that squeue still lists (pending, running or completing)."""
-    if not job_ids:
-        return []
-    out = subprocess.run(["squeue", "-h", "-o", "%i", "-j", ",".join(job_ids)],
-                         capture_output=True, text=True, check=False).stdout  # fmt: skip
-    return [job for job in out.split() if job in job_ids]
-
-
-def wait(condition: Callable[[], bool], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("benchmark step did not finish")
-        time.sleep(0.01)
-
-
 def scale_up(cluster: Any) -> float:
     """Seconds from scale(4) to 4 workers connected to the scheduler."""
     start = time.perf_counter()
@@ -84,15 +67,6 @@ def scale_down(cluster: Any) -> float:
     elapsed = time.perf_counter() - start
     wait(lambda: not cluster.scheduler.workers)  # a clean start for the next round
     return elapsed
-
-
-def idle_nodes(queue: str) -> None:
-    def idle() -> bool:
-        out = subprocess.run(["sinfo", "-h", "-N", "-p", queue, "-o", "%T"],
-                             capture_output=True, text=True, check=False).stdout  # fmt: skip
-        return bool(out.split()) and all(state == "idle" for state in out.split())
-
-    wait(idle, 60)
 
 
 def measure(clusters: dict[str, Any], repeat: int, queue: str) -> dict[str, dict[str, float]]:

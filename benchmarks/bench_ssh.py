@@ -30,8 +30,11 @@ TESTBED = Path(os.environ.get("HPCDASK_TESTBED", "/tmp/hpcdask-testbed"))
 def _testbed() -> tuple[dict[str, str], list[str]]:
     bed = json.loads((TESTBED / "testbed.json").read_text())
     ssh = bed["ssh"]
-    keys = {"username": ssh["user"], "client_keys": [ssh["identity"]],
-            "known_hosts": ssh["known_hosts"]}
+    keys = {
+        "username": ssh["user"],
+        "client_keys": [ssh["identity"]],
+        "known_hosts": ssh["known_hosts"],
+    }
     hosts = [h["address"] for h in ssh["hosts"] if h.get("netns")]
     return keys, hosts
 
@@ -40,7 +43,9 @@ def raw_ssh_cluster(keys: dict[str, str], hosts: list[str]) -> float:
     h1, h2, h3 = hosts
     start = time.perf_counter()
     cluster = SSHCluster(
-        [h1, h1, h2, h3, h2], connect_options=keys, remote_python=sys.executable,
+        [h1, h1, h2, h3, h2],
+        connect_options=keys,
+        remote_python=sys.executable,
         worker_options={"nthreads": 1, "interface": "eth0"},
         scheduler_options={"interface": "eth0", "dashboard_address": ":0"},
     )
@@ -50,9 +55,15 @@ def raw_ssh_cluster(keys: dict[str, str], hosts: list[str]) -> float:
 
 
 def _config(keys: dict[str, str], hosts: dict[str, dict[str, int]], folder: Path) -> Path:
-    resource = {"type": "ssh", "hosts": hosts, "user": keys["username"],
-                "identity": keys["client_keys"][0], "known-hosts": keys["known_hosts"],
-                "worker": {"nthreads": 1}, "dashboard-address": ":0"}
+    resource = {
+        "type": "ssh",
+        "hosts": hosts,
+        "user": keys["username"],
+        "identity": keys["client_keys"][0],
+        "known-hosts": keys["known_hosts"],
+        "worker": {"nthreads": 1},
+        "dashboard-address": ":0",
+    }
     path = folder / "bench.yaml"
     path.write_text(yaml.safe_dump({"resources": {"bench": resource}}))
     return path
@@ -114,8 +125,10 @@ def main() -> None:
     print(f"  distributed SSHCluster {r:7.3f} s")
     print(f"  hpcdask ssh            {o:7.3f} s")
     print(f"  ratio hpcdask/raw      {o / r:7.3f}   (target <= 1.0)")
-    print(f"hpcdask scale 4 -> 8: {statistics.median(ups):.3f} s, "
-          f"8 -> 4: {statistics.median(downs):.3f} s (medians)")
+    print(
+        f"hpcdask scale 4 -> 8: {statistics.median(ups):.3f} s, "
+        f"8 -> 4: {statistics.median(downs):.3f} s (medians)"
+    )
 
 
 if __name__ == "__main__":
