@@ -240,6 +240,10 @@ def test_refused_login_is_one_line(hpc: Login, tmp_path: Path) -> None:
     hpc.write(identity=str(key))
     line = _one_line_error(hpc.cli("up", "hpc", check=False))
     assert f"login node root@{hpc.host.address}:{hpc.host.port}: login refused as root" in line
+    checked = hpc.cli("check", "hpc", check=False)
+    assert checked.returncode == 1
+    row = next(line for line in checked.stdout.splitlines() if line.startswith("login "))
+    assert "FAILED" in row and "login refused as root" in row
 
 
 def test_missing_remote_hpcdask_is_one_line(hpc: Login) -> None:
