@@ -189,6 +189,17 @@ def list_command() -> None:
             click.echo(item.name)
 
 
+def _not_running_here(name: str) -> bool:
+    """Whether no live record of ``name`` is here (a damaged record counts as one)."""
+    from hpcdask.remote import find_running
+    from hpcdask.state import StateError
+
+    try:
+        return find_running(name) is None
+    except StateError:
+        return False
+
+
 @click.command("down")
 @click.argument("names", nargs=-1)
 @click.option("--all", "everything", is_flag=True, help="Stop every running cluster.")
@@ -197,14 +208,13 @@ def down_command(names: tuple[str, ...], everything: bool) -> None:
     from hpcdask import state
     from hpcdask.errors import HpcdaskError
     from hpcdask.lifecycle import down
-    from hpcdask.remote import find_running
 
     if everything:
         names = tuple(r.name for r in state.records() if not isinstance(r, state.StateError))
     elif not names:
         raise HpcdaskError("name a cluster to stop, or give --all")
     for name in names:
-        if find_running(name) is None:  # behind a login node, it may run on without a tunnel
+        if _not_running_here(name):  # behind a login node, it may run on without a tunnel
             _reattach(name)
         if down(name):
             click.echo(f"{name}: stopped")
