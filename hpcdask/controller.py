@@ -38,10 +38,15 @@ LOG_LINES = 1000
 
 
 def snapshot(cluster: Cluster, resource: Resource, started: float) -> dict[str, Any]:
-    """Return what ``hpcdask status`` shows of a running cluster."""
+    """Return what ``hpcdask status`` shows of a running cluster.
+
+    ``allocations`` lists a pilot cluster's allocations (see ``PilotCluster.allocations``);
+    it is None for clusters without any.
+    """
     workers = cluster.scheduler_info.get("workers", {}).values()
     adaptive = getattr(cluster, "_adaptive", None)
     jobs = getattr(cluster, "job_states", None)
+    allocations = getattr(cluster, "allocations", None)
     return {
         "name": resource.name,
         "type": resource.type,
@@ -57,6 +62,7 @@ def snapshot(cluster: Cluster, resource: Resource, started: float) -> dict[str, 
         "pid": os.getpid(),
         "jobs": jobs() if callable(jobs) else {},
         "failed_hosts": dict(getattr(cluster, "failed_hosts", {})),
+        "allocations": allocations() if callable(allocations) else None,
     }
 
 

@@ -96,7 +96,7 @@ def _job_script(resource: Any) -> tuple[str | None, str | None]:
 def check_command(configs: list[str] | None, name: str | None, assignments: Sequence[str]) -> None:
     """Validate resource NAME and run the preflight checks its type has."""
     from hpcdask.api import load_resource
-    from hpcdask.backends import Check, Status, backend_for
+    from hpcdask.backends import Check, Status, backend_of
     from hpcdask.cli import render
     from hpcdask.errors import UnsupportedTypeError
 
@@ -108,7 +108,7 @@ def check_command(configs: list[str] | None, name: str | None, assignments: Sequ
 
             results += login_checks(resource)  # type: ignore[arg-type]
         else:
-            results += backend_for(resource.type).checks(resource)
+            results += backend_of(resource).checks(resource)  # pilots: their own
     except UnsupportedTypeError as error:
         results.append(Check("backend", Status.FAILED, str(error)))
     render.print_checks(resource, results)

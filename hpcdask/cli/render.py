@@ -13,12 +13,15 @@ if TYPE_CHECKING:
     from hpcdask.models import Resource
 
 __all__ = [
+    "allocation_rows",
     "config_rows",
     "console",
+    "print_allocations",
     "print_checks",
     "print_config",
     "print_job_script",
     "print_resources",
+    "print_status",
     "resource_rows",
 ]
 
@@ -197,3 +200,47 @@ def print_status(reports: Iterable[Mapping[str, Any]], now: float) -> None:
     out.print(table, soft_wrap=True)
     for problem in filter(None, problems):
         out.print(problem, soft_wrap=True)
+    for r in reports:
+        if r.get("state") == "running" and r.get("allocations") is not None:
+            print_allocations(r["name"], r["allocations"])
+
+
+def allocation_rows(allocations: Iterable[Mapping[str, Any]]) -> list[list[str]]:
+    """Return the cells of ``hpcdask status``'s allocation table: job id, state, nodes,
+    walltime left, workers per node.
+
+    Examples
+    --------
+    >>> allocation_rows([{"id": "7", "state": "running", "nodes": ["n1", "n2"], "size": 2,
+    ...                   "walltime_left": 3725, "workers": {"n1": 2, "n2": 1}}])
+    [['7', 'running', 'n1,n2', '1h02m', 'n1: 2, n2: 1']]
+    >>> allocation_rows([{"id": "8", "state": "pending", "nodes": [], "size": 4,
+    ...                   "walltime_left": None, "workers": {}}])
+    [['8', 'pending', '(4 requested)', '-', '-']]
+    """
+    rows = []
+    for a in allocations:
+        nodes = ",".join(a["nodes"]) or f"({a['size']} requested)"
+        left = a.get("walltime_left")
+        workers = ", ".join(f"{node}: {count}" for node, count in a["workers"].items())
+        shown = "-" if left is None else _uptime(left)
+        rows.append([str(a["id"]), str(a["state"]), nodes, shown, workers or "-"])
+    return rows
+
+
+def print_allocations(name: str, allocations: Iterable[Mapping[str, Any]]) -> None:
+    """Print the allocations a pilot cluster holds, under ``hpcdask status``."""
+    from rich.table import Table
+
+    rows = allocation_rows(allocations)
+    out = console()
+    if not rows:
+        out.print(f"\n{name}: no allocation held", soft_wrap=True)
+        return
+    table = Table(
+        "job", "state", "nodes", "walltime left", "workers per node", box=None, pad_edge=False
+    )
+    for row in rows:
+        table.add_row(*row)
+    out.print(f"\n{name} allocations:", soft_wrap=True)
+    out.print(table, soft_wrap=True)

@@ -114,7 +114,15 @@ class SlurmAllocations(Allocations):
     def watch(self, scheduler: str, timeout: float) -> None:
         self.script = watchdog(scheduler, timeout)
 
-    async def submit(self, nodes: int) -> str:
+    def command(self, nodes: int) -> list[str]:
+        """Return the ``sbatch`` command that requests an allocation of ``nodes`` nodes.
+
+        Examples
+        --------
+        >>> from hpcdask.shell import SubprocessShell
+        >>> SlurmAllocations(SubprocessShell(), "01:00:00", partition="debug").command(2)[2:6]
+        ['--job-name=hpcdask-pilot', '--nodes=2', '--time=01:00:00', '--output=/dev/null']
+        """
         command = [
             "sbatch",
             "--parsable",
@@ -126,8 +134,10 @@ class SlurmAllocations(Allocations):
         ]
         command += [f"--partition={self.partition}"] if self.partition else []
         command += [f"--account={self.account}"] if self.account else []
-        command += [*self.directives, f"--wrap={self.script}"]
-        result = await self.shell.run(command, timeout=self.timeout)
+        return [*command, *self.directives, f"--wrap={self.script}"]
+
+    async def submit(self, nodes: int) -> str:
+        result = await self.shell.run(self.command(nodes), timeout=self.timeout)
         return result.stdout.strip().split(";")[0]
 
     async def poll(self, ids: Sequence[str]) -> dict[str, AllocationStatus]:

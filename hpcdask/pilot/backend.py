@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from hpcdask.backends.base import Backend
+from hpcdask.backends.base import Backend, Check
 from hpcdask.errors import HpcdaskError, UnsupportedTypeError
 from hpcdask.models import JobqueueResource, SlurmResource
 
@@ -13,10 +13,19 @@ if TYPE_CHECKING:
     from distributed.security import Security
 
     from hpcdask.models import Resource
+    from hpcdask.pilot.allocation import SlurmAllocations
     from hpcdask.pilot.cluster import PilotCluster
     from hpcdask.pilot.pilot import Pilot
+    from hpcdask.pilot.slots import WorkerSize
+    from hpcdask.shell import Shell
 
-__all__ = ["PilotBackend"]
+__all__ = [
+    "PilotBackend",
+    "allocation_walltime",
+    "margin_problem",
+    "slurm_allocations",
+    "worker_size",
+]
 
 
 def _seconds(text: str) -> float:
@@ -25,16 +34,59 @@ def _seconds(text: str) -> float:
     return float(parse_timedelta(text))
 
 
-def _pilot(resource: SlurmResource) -> Pilot:
+def allocation_walltime(resource: SlurmResource) -> str:
+    """Return the walltime of ``resource``'s allocations (``HH:MM:SS``)."""
+    spec = resource.allocation
+    return (spec.walltime if spec else None) or resource.walltime or "01:00:00"
+
+
+def margin_problem(resource: SlurmResource) -> str | None:
+    """Return why ``walltime-margin`` leaves workers no time in an allocation, if it does."""
+    from hpcdask._model import walltime_seconds
+
+    spec = resource.allocation
+    if spec is None or spec.current:
+        return None
+    walltime = allocation_walltime(resource)
+    if _seconds(spec.walltime_margin) < walltime_seconds(walltime):
+        return None
+    return (
+        f"resource '{resource.name}': allocation.walltime-margin ({spec.walltime_margin}) "
+        f"leaves no time to work in allocations of {walltime}"
+    )
+
+
+def slurm_allocations(resource: SlurmResource, shell: Shell) -> SlurmAllocations:
+    """Return how ``resource`` requests, polls and cancels its allocations."""
     from hpcdask.pilot.allocation import SlurmAllocations
+
+    return SlurmAllocations(
+        shell,
+        walltime=allocation_walltime(resource),
+        partition=resource.queue,
+        account=resource.account,
+        directives=tuple(resource.job_extra_directives),
+        job_name=f"hpcdask-{resource.name}",
+    )
+
+
+def worker_size(resource: JobqueueResource) -> WorkerSize:
+    """Return what one worker of ``resource`` needs on a node."""
+    from hpcdask.pilot.slots import WorkerSize
+
+    worker = resource.worker
+    per_node = worker.processes or 1
+    return WorkerSize(worker.threads_per_process() or 1, worker.memory_per_process() or 0, per_node)
+
+
+def _pilot(resource: SlurmResource) -> Pilot:
     from hpcdask.pilot.launcher import SrunLauncher
     from hpcdask.pilot.pilot import Pilot, PilotSettings
-    from hpcdask.pilot.slots import SlotBook, WorkerSize
+    from hpcdask.pilot.slots import SlotBook
     from hpcdask.shell import SubprocessShell
 
     spec = resource.allocation
     assert spec is not None
-    worker = resource.worker
     current = None
     if spec.current:
         current = os.environ.get("SLURM_JOB_ID")
@@ -43,24 +95,19 @@ def _pilot(resource: SlurmResource) -> Pilot:
                 f"resource '{resource.name}': allocation: current, but this "
                 "process does not run inside a Slurm job (no SLURM_JOB_ID)"
             )
-    per_node = worker.processes or 1
-    size = WorkerSize(worker.threads_per_process() or 1, worker.memory_per_process() or 0, per_node)
+    problem = margin_problem(resource)
+    if problem:
+        raise HpcdaskError(problem)
+    size = worker_size(resource)
     settings = PilotSettings(
         nodes=spec.nodes,
         maximum=spec.maximum,
         idle_timeout=_seconds(spec.idle_timeout),
         margin=_seconds(spec.walltime_margin),
-        per_node=per_node,
+        per_node=size.per_node or 1,
         current=current,
     )
-    allocations = SlurmAllocations(
-        SubprocessShell(),
-        walltime=spec.walltime or resource.walltime or "01:00:00",
-        partition=resource.queue,
-        account=resource.account,
-        directives=tuple(resource.job_extra_directives),
-        job_name=f"hpcdask-{resource.name}",
-    )
+    allocations = slurm_allocations(resource, SubprocessShell())
     return Pilot(allocations, SrunLauncher(), SlotBook(size), settings, wanted=lambda: 0)
 
 
@@ -94,7 +141,29 @@ def _env(resource: JobqueueResource, security: Security | None) -> dict[str, str
 
 
 class PilotBackend(Backend):
-    """Builds a :class:`PilotCluster` that starts workers inside held allocations."""
+    """Builds a :class:`PilotCluster` that starts workers inside held allocations.
+
+    Parameters
+    ----------
+    shell
+        Runs Slurm's commands for the preflight checks (default: local subprocesses).
+    """
+
+    def __init__(self, shell: Shell | None = None) -> None:
+        from hpcdask.shell import SubprocessShell
+
+        self.shell: Shell = shell or SubprocessShell()
+
+    def checks(self, resource: Resource) -> list[Check]:
+        """Check Slurm's commands (srun and scontrol too), the partition, the allocation
+        request (``sbatch --test-only``), that workers fit on its nodes, the walltime margin."""
+        from hpcdask.pilot.checks import pilot_checks
+
+        if not isinstance(resource, SlurmResource):
+            raise UnsupportedTypeError(
+                f"allocation: pilots run on Slurm for now, not on '{resource.type}'"
+            )
+        return pilot_checks(resource, self.shell)
 
     def cluster(self, resource: Resource, security: Security | None = None) -> PilotCluster:
         from distributed import Scheduler

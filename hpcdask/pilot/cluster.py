@@ -1,18 +1,26 @@
-"""``PilotCluster``: a SpecCluster whose workers start inside held allocations."""
+"""``PilotCluster``: a SpecCluster whose workers start inside held allocations.
+
+Workers of an allocation whose walltime is ending leave the cluster's spec at once, so that
+replacements start in an allocation that still runs, and are retired gracefully through the
+scheduler (:mod:`hpcdask.pilot.retire`) while those replacements take over.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import Mapping
 from typing import Any
 
+from distributed.core import Status
 from distributed.deploy.spec import ProcessInterface, SpecCluster
 from tornado.ioloop import PeriodicCallback
 
 from hpcdask.backends.base import Description
 from hpcdask.pilot.launcher import LaunchError, Step
 from hpcdask.pilot.pilot import Pilot
+from hpcdask.pilot.retire import retire
 
 __all__ = ["PilotCluster", "PilotWorker", "worker_argv"]
 
@@ -118,6 +126,8 @@ class PilotCluster(SpecCluster):
         self._death_timeout = float(worker.get("options", {}).get("death_timeout", 60))
         self._prefix = name
         self._ticker: PeriodicCallback | None = None
+        self._retiring: dict[str, PilotWorker] = {}
+        self._retirements: set[asyncio.Future[None]] = set()
         template = {"cls": PilotWorker, "options": {"pilot": pilot, **worker}}
         initial = {f"{name}-{i}": template for i in range(n_workers)}
         super().__init__(
@@ -130,6 +140,15 @@ class PilotCluster(SpecCluster):
 
     def _new_worker_name(self, worker_number: int) -> str:
         return f"{self._prefix}-{worker_number}"
+
+    def new_worker_spec(self) -> dict[str, Any]:
+        """Return the next worker's name and spec; never the name of one still retiring (the
+        scheduler and the slot book know workers by name)."""
+        while True:
+            spec: dict[str, Any] = super().new_worker_spec()  # type: ignore[no-untyped-call]
+            if not self._retiring.keys() & spec.keys():
+                return spec
+            self._i += 1
 
     async def _start(self) -> None:
         if self.pilot.settings.current:
@@ -161,35 +180,79 @@ class PilotCluster(SpecCluster):
         self.scale(target)  # type: ignore[no-untyped-call]
 
     async def _tick(self) -> None:
-        """Give back idle allocations; retire workers whose walltime is ending; replace
-        workers that died with their allocation."""
+        """Give back allocations not needed, request replacements in time, retire workers
+        whose walltime is ending, replace workers that died with their allocation."""
         try:
-            expiring = [w for w in await self.pilot.tick() if w in self.worker_spec]
+            expiring = await self.pilot.tick()
         except Exception as error:  # a failing squeue must not stop the loop
             logger.warning("pilot %s: %s", self.name, error)
             return
         self._replace_dead()
-        if expiring:
-            target = len(self.worker_spec)
-            logger.info("retiring %s before their allocation ends", ", ".join(expiring))
-            await self.scale_down(expiring)  # type: ignore[no-untyped-call]
-            self.scale(target)  # type: ignore[no-untyped-call]
+        self._retire(expiring)
+
+    def _retire(self, names: list[str]) -> None:
+        """Take the running workers ``names`` out of the spec, ask for as many replacements,
+        and retire them gracefully in the background."""
+        workers = {
+            name: worker
+            for name in names
+            if isinstance(worker := self.workers.get(name), PilotWorker)
+            and worker.status == Status.running
+            and name in self.worker_spec  # else the cluster is stopping it already
+        }
+        if not workers:
+            return
+        logger.info("retiring %s before their allocation ends", ", ".join(workers))
+        for name in workers:
+            self.workers.pop(name)
+            self.worker_spec.pop(name)
+        self._retiring.update(workers)
+        self.scale(len(self.worker_spec) + len(workers))  # type: ignore[no-untyped-call]
+        task = asyncio.ensure_future(self._retire_gracefully(workers))
+        self._retirements.add(task)
+        task.add_done_callback(self._retirements.discard)
+
+    async def _retire_gracefully(self, workers: dict[str, PilotWorker]) -> None:
+        ends_at = min(self.pilot.ends_at(name) for name in workers)
+        try:
+            await retire(self.scheduler_comm, list(workers), ends_at, self.pilot.settings.margin)
+        except Exception as error:  # the scheduler went away: the workers are stopped below
+            logger.warning("pilot %s: retiring %s: %s", self.name, ", ".join(workers), error)
+        finally:
+            await asyncio.gather(*(w.close() for w in workers.values()), return_exceptions=True)
+            for name in workers:
+                self._retiring.pop(name, None)
 
     def job_states(self) -> dict[str, str]:
-        """Return allocation id → state, for ``hpcdask status``."""
-        return {str(row["id"]): str(row["state"]) for row in self.pilot.describe()}
+        """Return allocation id → state (``pending``, ``running``, ``ending``, or how a
+        recently ended one ended: ``timeout`` is not ``failed``), for ``hpcdask status``."""
+        ended = {id: state.value for id, state in self.pilot.ended.items()}
+        return {**ended, **{str(row["id"]): str(row["state"]) for row in self.pilot.describe()}}
 
     def describe(self) -> Description:
         """Return the allocations as the dashboard shows them (one placement each)."""
         return Description("allocation", self.pilot.placements())
 
     def allocations(self) -> list[dict[str, object]]:
-        """Return each allocation: id, state, nodes, walltime left, workers per node."""
+        """Return each allocation held: id, state, nodes, size, walltime left, workers per node.
+
+        Examples
+        --------
+        >>> cluster.allocations()  # doctest: +SKIP
+        [{'id': '42', 'state': 'running', 'nodes': ['n1', 'n2'], 'size': 2,
+          'walltime_left': 3541, 'workers': {'n1': 2, 'n2': 2}}]
+        """
         return self.pilot.describe()
 
     async def _close(self) -> None:
         if self._ticker is not None:
             self._ticker.stop()
+        for task in list(self._retirements):
+            task.cancel()
+        await asyncio.gather(*self._retirements, return_exceptions=True)
+        retiring = [w.close() for w in self._retiring.values()]  # those cancelled mid-close
+        await asyncio.gather(*retiring, return_exceptions=True)
+        self._retiring.clear()
         try:
             await super()._close()  # type: ignore[no-untyped-call]
         finally:

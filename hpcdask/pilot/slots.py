@@ -2,14 +2,20 @@
 
 The book knows every allocation (pending or running, its nodes and when its walltime ends) and
 every worker placed in one. It answers: where does the next worker go, how many more fit
-(counting pending allocations as capacity that is coming), which allocations are idle, and
-which workers must retire because their allocation's walltime is nearly over.
+(counting pending allocations as capacity that is coming), which allocations can be given
+back, and which workers must retire because their allocation's walltime is nearly over.
+
+Two time spans matter: the *margin* (workers of an allocation with less walltime left retire,
+and none is placed there) and the *horizon*, the margin plus the time a new allocation takes
+to start: capacity that ends within the horizon is not counted, so a replacement is requested
+while the old allocation still runs.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 __all__ = ["AllocationSlots", "Node", "SlotBook", "WorkerSize"]
@@ -101,9 +107,10 @@ class SlotBook:
             return allocation.size * per_node
         return sum(self.size.fits(node) for node in allocation.nodes)
 
-    def capacity(self, now: float, margin: float, per_node: int) -> int:
-        """Return how many workers fit: running usable allocations plus pending ones."""
-        usable = self._usable(now, margin)
+    def capacity(self, now: float, horizon: float, per_node: int) -> int:
+        """Return how many workers fit in allocations that outlast ``horizon`` seconds, pending
+        ones included."""
+        usable = self._usable(now, horizon)
         pending = [a for a in self.allocations.values() if not a.running]
         return sum(self.slots(a, per_node) for a in (*usable, *pending))
 
@@ -115,6 +122,38 @@ class SlotBook:
             if a.running and a.idle_since is not None and now - a.idle_since > timeout
         ]
 
+    def to_give_back(
+        self, now: float, wanted: int, timeout: float, margin: float, horizon: float, per_node: int
+    ) -> list[str]:
+        """Return running allocations not worth holding any more.
+
+        That is those without workers and within ``margin`` of their end (nothing can be placed
+        there), and those idle longer than ``timeout`` whose slots the ``wanted`` workers do not
+        need, shortest-lived first (an idle replacement, waiting for the workers of an ending
+        allocation, is kept).
+        """
+        used = {a for a, _ in self.placed.values()}
+        ending = [
+            a.id
+            for a in self.allocations.values()
+            if a.running and a.id not in used and a.time_left(now) <= margin
+        ]
+        spare = self.capacity(now, horizon, per_node) - wanted
+        idle = []
+        for allocation in sorted(self.idle(now, timeout), key=self._ends(now)):
+            if allocation in ending:
+                continue
+            slots = self.allocations[allocation]
+            counted = slots.time_left(now) > horizon
+            if not counted or spare >= self.slots(slots, per_node):
+                idle.append(allocation)
+                spare -= self.slots(slots, per_node) if counted else 0
+        return ending + idle
+
+    def _ends(self, now: float) -> Callable[[str], float]:
+        """Sort key: the walltime left of an allocation (shortest-lived first)."""
+        return lambda allocation: self.allocations[allocation].time_left(now)
+
     def expiring(self, now: float, margin: float) -> list[str]:
         """Return workers whose allocation has ``margin`` seconds of walltime left or less."""
         ending = {a.id for a in self.allocations.values() if a.time_left(now) <= margin}
@@ -124,20 +163,22 @@ class SlotBook:
         self,
         wanted: int,
         now: float,
-        margin: float,
+        horizon: float,
         per_node: int,
         nodes_per_allocation: int,
         maximum: int,
     ) -> int:
-        """Return how many new allocations hold ``wanted`` workers, within ``maximum`` in all.
+        """Return how many new allocations hold ``wanted`` workers, within ``maximum`` at once.
 
         Pending allocations count as capacity that is coming, so a target that rises while
-        one is queued does not submit another for the same workers.
+        one is queued does not submit another for the same workers. Running allocations that
+        end within ``horizon`` count neither as capacity nor towards ``maximum``: they are
+        being replaced.
         """
-        missing = wanted - self.capacity(now, margin, per_node)
+        missing = wanted - self.capacity(now, horizon, per_node)
         if missing <= 0:
             return 0
         per_allocation = max(1, nodes_per_allocation * per_node)
-        live = [a for a in self.allocations.values() if a.running or a.ends_at is None]
+        live = [a for a in self.allocations.values() if not a.running or a.time_left(now) > horizon]
         room = max(0, maximum - len(live))
         return min(room, math.ceil(missing / per_allocation))

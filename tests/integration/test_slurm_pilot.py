@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -15,6 +17,8 @@ from distributed import Client
 
 import hpcdask
 from hpcdask.dashboard import fetch
+from hpcdask.jobs import JobState
+from hpcdask.pilot.allocation import parse_time_left
 from hpcdask.pilot.cluster import PilotCluster
 
 pytestmark = pytest.mark.slurm
@@ -28,6 +32,17 @@ def _queue(name: str) -> list[str]:
         check=True,
     ).stdout
     return out.split()
+
+
+def _time_left(name: str) -> dict[str, float | None]:
+    """Job id → seconds of walltime left, of the allocations of pilot ``name`` in squeue."""
+    out = subprocess.run(
+        ["squeue", "--noheader", "--format=%i|%L", f"--name=hpcdask-{name}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {job: parse_time_left(left) for job, _, left in (s.partition("|") for s in out.split())}
 
 
 def _wait(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
@@ -116,6 +131,107 @@ def test_scancel_of_an_allocation_mid_computation(pilot: Callable[..., PilotClus
         assert sum(client.gather(futures)) == sum(i * i for i in range(80))
         assert first not in _queue("pilot")
         assert len(cluster.pilot.submitted) >= 3  # replacements in new allocations
+
+
+def _removals(dask_scheduler: Any) -> list[dict[str, Any]]:
+    """Every worker removal the scheduler logged (run on the scheduler)."""
+    return [
+        msg
+        for topic, events in dask_scheduler.get_events().items()
+        if topic != "all"
+        for _, msg in events
+        if isinstance(msg, dict) and msg.get("action") == "remove-worker"
+    ]
+
+
+def test_walltime_expiry_mid_computation(pilot: Callable[..., PilotCluster]) -> None:
+    """Allocations of one minute whose workers retire 35 s before the end: a computation that
+    spans the retirement finishes right, in a replacement allocation requested in time."""
+    started = time.monotonic()
+    cluster = pilot(
+        scaling=4,
+        worker={"cores": 4, "processes": 4, "memory": "2GB"},
+        allocation={
+            "nodes": 1,
+            "walltime": "00:01:00",
+            "walltime-margin": "35s",
+            "idle-timeout": "3s",
+        },
+        dask={"distributed.scheduler.allowed-failures": 0},  # one worker death: KilledWorker
+    )
+    with Client(cluster) as client:
+        [first] = cluster.pilot.submitted
+        queued: list[dict[str, float | None]] = []  # squeue's allocations, once a second
+        futures = []
+        for batch in range(40):  # 4 tasks of 0.5 s a second, for 40 s
+            futures += client.map(lambda i: time.sleep(0.5) or i, range(batch * 4, batch * 4 + 4))
+            queued.append(_time_left("pilot"))
+            time.sleep(1)
+        total = client.submit(sum, futures)  # needs every result, wherever it was moved
+        assert total.result(timeout=60) == sum(range(160))
+        assert client.gather(futures) == list(range(160))
+        removals = client.run_on_scheduler(_removals)
+    assert first not in cluster.pilot.book.allocations  # given back before its walltime
+    assert cluster.pilot.ended[first] is JobState.CANCELLED
+    second = cluster.pilot.submitted[1]
+    # requested in time: queued while the first one had more than the margin left
+    assert any(second in left and (left.get(first) or 0) > 35 for left in queued), queued
+    assert len(removals) >= 4, removals  # the four workers of the first allocation
+    assert all(r["expected"] and not r["lost-computed-tasks"] for r in removals), removals
+    cluster.close()
+    _wait(lambda: not _queue("pilot"), "the allocations to be cancelled", timeout=30)
+    assert time.monotonic() - started < 100
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    hpcdask_cli = str(Path(sys.executable).parent / "hpcdask")
+    return subprocess.run([hpcdask_cli, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_check_up_status_down_of_a_pilot_resource(
+    tmp_path: Path, slurm_conf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command line on a pilot resource (TLS on, as by default): its checks ask Slurm,
+    and `hpcdask status` shows its allocation as squeue does."""
+    monkeypatch.setenv("HPCDASK_STATE_DIR", str(tmp_path / "state"))
+    resource = {
+        "type": "slurm",
+        "queue": "debug",
+        "walltime": "00:10:00",
+        "scheduler-host": "127.0.0.1",
+        "dashboard-address": ":0",
+        "worker": {"cores": 2, "processes": 2, "memory": "1GB"},
+        "allocation": {"nodes": 2},
+    }
+    config = tmp_path / "cli.yaml"
+    config.write_text(yaml.safe_dump({"resources": {"clipilot": resource}}))
+    checked = _cli("--config", str(config), "check", "clipilot")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "job-script" not in checked.stdout
+    for line in ("allocation  ok      sbatch: Job", "nodes       ok      2 workers (1 cores, "):
+        assert line in checked.stdout, checked.stdout
+    try:
+        up = _cli("--config", str(config), "up", "clipilot", "--workers", "4", "--wait")
+        assert up.returncode == 0, up.stdout + up.stderr
+        [job] = _queue("clipilot")
+        shown = _cli("status", "clipilot")
+        assert shown.returncode == 0, shown.stderr
+        [report] = json.loads(_cli("status", "clipilot", "--json").stdout)
+        [row] = report["allocations"]
+        assert (row["id"], row["state"], row["size"]) == (job, "running", 2)
+        assert sorted(row["workers"].values()) == [2, 2]
+        assert set(row["workers"]) == set(row["nodes"]) and len(row["nodes"]) == 2
+        assert 0 < row["walltime_left"] <= 600
+        lines = shown.stdout.splitlines()
+        [cells] = [r.split() for r in lines[lines.index("clipilot allocations:") + 2 :]]
+        assert cells[:3] == [job, "running", ",".join(row["nodes"])], shown.stdout
+        per_node = ", ".join(f"{node}: {n}" for node, n in row["workers"].items())
+        assert " ".join(cells[4:]) == per_node, shown.stdout
+        assert report["jobs"] == {job: "running"}
+    finally:
+        down = _cli("down", "clipilot")
+    assert down.stdout == "clipilot: stopped\n", down.stdout + down.stderr
+    _wait(lambda: not _queue("clipilot"), "the allocation to be cancelled", timeout=30)
 
 
 def test_allocation_current_from_inside_a_batch_job(tmp_path: Path, slurm_conf: Path) -> None:
