@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shlex
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from hpcdask.backends.base import Backend, Check
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PilotBackend",
     "allocation_walltime",
+    "directive_words",
     "margin_problem",
     "slurm_allocations",
     "worker_size",
@@ -56,6 +59,18 @@ def margin_problem(resource: SlurmResource) -> str | None:
     )
 
 
+def directive_words(directives: Sequence[str]) -> tuple[str, ...]:
+    """Return ``job-extra-directives`` as ``sbatch`` arguments: each line split as a shell would
+    (dask-jobqueue writes them as ``#SBATCH`` lines, where ``--begin now+20`` is fine too).
+
+    Examples
+    --------
+    >>> directive_words(["--begin now+20", "-t 5", '--comment="two words"'])
+    ('--begin', 'now+20', '-t', '5', '--comment=two words')
+    """
+    return tuple(word for line in directives for word in shlex.split(line))
+
+
 def slurm_allocations(resource: SlurmResource, shell: Shell) -> SlurmAllocations:
     """Return how ``resource`` requests, polls and cancels its allocations."""
     from hpcdask.pilot.allocation import SlurmAllocations
@@ -65,7 +80,7 @@ def slurm_allocations(resource: SlurmResource, shell: Shell) -> SlurmAllocations
         walltime=allocation_walltime(resource),
         partition=resource.queue,
         account=resource.account,
-        directives=tuple(resource.job_extra_directives),
+        directives=directive_words(resource.job_extra_directives),
         job_name=f"hpcdask-{resource.name}",
     )
 

@@ -73,3 +73,21 @@ def test_describe_nodes() -> None:
         Node("n2", 8, 8000 * 2**20, "10.0.0.2"),
     ]
     assert shell.calls[0].command[-1] == "n1,n2"
+
+
+def test_extra_directives_are_split_like_sbatch_lines() -> None:
+    """``--begin now+20`` works in dask-jobqueue's ``#SBATCH`` lines; so it must here."""
+    from hpcdask.models import SlurmResource
+    from hpcdask.pilot.backend import slurm_allocations
+
+    resource = SlurmResource(
+        name="x",
+        walltime="01:00:00",
+        job_extra_directives=["--begin now+20", '--comment="two words"'],
+        allocation={"nodes": 1},
+    )
+    shell = FakeShell()
+    shell.reply("sbatch", "7;cluster\n")
+    asyncio.run(slurm_allocations(resource, shell).submit(1))
+    command = shell.calls[0].command
+    assert command[-4:-1] == ("--begin", "now+20", "--comment=two words")
