@@ -35,6 +35,8 @@ __all__ = ["main", "snapshot"]
 logger = logging.getLogger("hpcdask.controller")
 #: Lines of its own log a controller sends to ``hpcdask logs``.
 LOG_LINES = 1000
+#: Seconds a cluster may take to start before its controller gives up.
+START_TIMEOUT = 600.0
 
 
 def snapshot(cluster: Cluster, resource: Resource, started: float) -> dict[str, Any]:
@@ -147,18 +149,59 @@ def _record(cluster: Cluster, resource: Resource, server: Server, started: float
     )
 
 
-def run(resource: Resource) -> None:
-    """Start ``resource``'s cluster and serve it until asked to stop; always clean up."""
+def _abort_start(name: str, why: str) -> None:
+    """Give up a cluster that is still starting: forget its credentials, kill its processes.
+
+    The controller leads its own process group (``setsid``), so this takes local workers with
+    it; remote workers and batch jobs stop by themselves once the scheduler is gone.
+    """
+    from hpcdask import security
+
+    logger.error("cluster %s: %s; giving up", name, why)
+    security.remove(name)
+    logging.shutdown()
+    os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def _start(resource: Resource, credentials: Security) -> Cluster:
+    """Start the cluster; a stop signal or ``START_TIMEOUT`` meanwhile aborts the start.
+
+    Starting can hang for good (the scheduler closing under a short idle timeout before its
+    first worker arrives), and the signals' usual handler only takes effect once it runs.
+    """
     from hpcdask import security
     from hpcdask.cluster import start_cluster
 
-    stop = threading.Event()
+    def stopped(signum: int, _: Any) -> None:
+        _abort_start(resource.name, f"stopped by signal {signum} while starting")
+
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, stopped)
+    watchdog = threading.Timer(
+        START_TIMEOUT, _abort_start, (resource.name, f"not started within {START_TIMEOUT:g}s")
+    )
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        return start_cluster(resource, security=credentials)
+    except BaseException:
+        security.remove(resource.name)
+        raise
+    finally:
+        watchdog.cancel()
+
+
+def run(resource: Resource) -> None:
+    """Start ``resource``'s cluster and serve it until asked to stop; always clean up."""
+    from hpcdask import security
+
+    stop = threading.Event()
     started = time.time()
     credentials = security.new_credentials()
     security.save(resource.name, credentials)
-    cluster = start_cluster(resource, security=credentials)
+    cluster = _start(resource, credentials)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, lambda *_: stop.set())
     server = None
     try:
         handlers = _handlers(cluster, resource, started, stop)

@@ -153,6 +153,18 @@ def test_idle_timeout_shuts_a_forgotten_cluster_down(state_dir: Path) -> None:
     assert "shutting down" in (state_dir / "local.log").read_text()
 
 
+def test_up_gives_up_on_a_cluster_that_never_starts(state_dir: Path, tmp_path: Path) -> None:
+    """A start that hangs (here: a worker preload that sleeps) is stopped with all it began."""
+    (tmp_path / "slow.py").write_text("import time\ntime.sleep(600)\n")
+    preload = f"--set=dask.distributed.worker.preload=[{tmp_path / 'slow.py'}]"
+    res = hpcdask_cli("up", "local", "--timeout", "5", preload, *QUIET, check=False)
+    assert res.returncode == 2
+    assert res.stderr.strip().endswith("cluster 'local' did not start within 5s")
+    wait(lambda: not processes_of(state_dir), "the controller and its workers to stop", 15)
+    assert not (state_dir / "local.json").exists()
+    assert "while starting; giving up" in (state_dir / "local.log").read_text()
+
+
 def test_concurrent_up_starts_one_cluster(state_dir: Path) -> None:
     with ThreadPoolExecutor(3) as pool:
         results = list(
@@ -161,6 +173,17 @@ def test_concurrent_up_starts_one_cluster(state_dir: Path) -> None:
     addresses = {r.stdout.splitlines()[0] for r in results}
     assert len(addresses) == 1
     assert len(controllers_of(state_dir)) == 1
+
+
+def processes_of(state_dir: Path) -> list[psutil.Process]:
+    """Every process (controller, nanny, worker) started with ``state_dir`` as its state."""
+    found = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            mine = process.environ().get("HPCDASK_STATE_DIR") == str(state_dir)
+            if mine and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process)
+    return found
 
 
 def controllers_of(state_dir: Path) -> list[psutil.Process]:
