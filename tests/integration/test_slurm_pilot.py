@@ -326,3 +326,19 @@ def test_sigkill_of_the_owner_leaves_no_allocation(tmp_path: Path, slurm_conf: P
         owner.wait()
         if owner.stdout is not None:
             owner.stdout.close()
+
+
+def test_pilot_on_namespace_nodes_with_tls(
+    pilot: Callable[..., PilotCluster], bridge_address: str, slurm_info: dict[str, Any]
+) -> None:
+    """Nodes with their own addresses (network namespaces) reach a scheduler on the bridge."""
+    cluster = pilot(queue="ns", interface="eth0", tls=True, **{"scheduler-host": bridge_address})
+    assert cluster.scheduler_address.startswith(f"tls://{bridge_address}:")
+    cluster.scale(4)
+    with Client(cluster) as client:
+        client.wait_for_workers(4, timeout=60)
+        hosts = {w["host"] for w in _workers(client)}
+        namespace_nodes = {slurm_info["node_addresses"][n] for n in slurm_info["partitions"]["ns"]}
+        assert len(hosts) == 2 and hosts <= namespace_nodes
+        assert client.submit(sum, range(10)).result() == 45
+    assert len(cluster.pilot.submitted) == 1
