@@ -80,6 +80,7 @@ def connect(name: str | None = None, *, config: ConfigPaths = None, **overrides:
     >>> cluster.close()
     """
     from hpcdask.cluster import start_cluster
+    from hpcdask.models import login_of
     from hpcdask.remote import AttachedCluster, find_running
 
     if name is not None and name.endswith(".json") and os.path.isfile(name):
@@ -92,7 +93,7 @@ def connect(name: str | None = None, *, config: ConfigPaths = None, **overrides:
                 "cluster '%s' is already running: attaching; overrides are ignored", resource.name
             )
         return AttachedCluster(record)
-    if getattr(resource, "login", None) is not None:
+    if login_of(resource) is not None:  # the cluster lives on the login node
         from hpcdask.lifecycle import up
 
         return AttachedCluster(up(resource))

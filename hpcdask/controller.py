@@ -223,17 +223,12 @@ def run(resource: Resource) -> None:
         logger.info("cluster %s closed", resource.name)
 
 
-def _resource(data: dict[str, Any]) -> Resource:
-    from hpcdask.resource import TYPES
-
-    return TYPES[data["type"]].model_validate(data)
-
-
 def main() -> None:
     """Read the request from stdin, then run the controller detached, holding the name's lock."""
     from hpcdask._daemon import detach
+    from hpcdask.resource import from_dump
 
-    resource = _resource(json.load(sys.stdin))
+    resource = from_dump(json.load(sys.stdin))
     detach(resource.name, lambda: run(resource))
 
 

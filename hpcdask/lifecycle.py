@@ -22,12 +22,16 @@ from hpcdask.remote import ControllerGone, call, find_running, pid_alive
 from hpcdask.state import Record
 
 if TYPE_CHECKING:
-    from hpcdask.models import Resource
+    from hpcdask.models import LoginSpec, Resource
 
-__all__ = ["Progress", "down", "status", "up", "wait_for_workers"]
+__all__ = ["NotRunning", "Progress", "down", "status", "up", "wait_for_workers"]
 
 Progress = Callable[[str], None]
 logger = logging.getLogger("hpcdask")
+
+
+class NotRunning(HpcdaskError):
+    """``up(..., attach_only=True)`` found no running cluster to attach to."""
 
 
 def _quiet(message: str) -> None:
@@ -42,11 +46,6 @@ def _log_tail(name: str, lines: int = 8) -> str:
     return "\n".join(text[-lines:])
 
 
-def _login(resource: Resource) -> Any:
-    """Return the resource's login node block, or None (the cluster runs here)."""
-    return getattr(resource, "login", None)
-
-
 def _spawn(resource: Resource, attach_only: bool = False) -> int | None:
     """Start the keeper of ``resource``; return its pid, or None if another holds the name.
 
@@ -54,10 +53,11 @@ def _spawn(resource: Resource, attach_only: bool = False) -> int | None:
     controller there.
     """
     from hpcdask._daemon import ALREADY_RUNNING
+    from hpcdask.models import login_of
 
     data = resource.model_dump(mode="json")
     module, request = "hpcdask.controller", data
-    if _login(resource) is not None:
+    if login_of(resource) is not None:
         module, request = "hpcdask.login.tunnel", {"resource": data, "attach_only": attach_only}
     launcher = subprocess.run(
         [sys.executable, "-m", module],
@@ -78,8 +78,11 @@ def _spawn(resource: Resource, attach_only: bool = False) -> int | None:
 
 def _failed(name: str) -> HpcdaskError:
     from hpcdask._daemon import take_error
+    from hpcdask.login.agent import NOT_RUNNING_THERE
 
     said = take_error(name)
+    if said and said.endswith(NOT_RUNNING_THERE):  # the login node's agent found none
+        return NotRunning(f"cluster '{name}': {said}")
     if said:
         return HpcdaskError(f"cluster '{name}': {said}")
     return HpcdaskError(
@@ -88,12 +91,9 @@ def _failed(name: str) -> HpcdaskError:
     )
 
 
-def _preflight(resource: Resource, progress: Progress) -> None:
+def _preflight(resource: Resource, login: LoginSpec, progress: Progress) -> None:
     from hpcdask.login.checks import preflight
-    from hpcdask.models import JobqueueResource
 
-    assert isinstance(resource, JobqueueResource)
-    login = _login(resource)
     progress(f"Logging in to {login.target()}")
     for warning in preflight(resource):
         logger.warning("login node %s: %s", login.target(), warning)
@@ -112,17 +112,20 @@ def up(
     resource behind a login node, the controller starts there and a tunnel here makes the
     cluster reachable; ``attach_only`` only reconnects to a cluster running there.
     """
+    from hpcdask.models import login_of
+
     running = find_running(resource.name)
     if running is not None:
         return running
-    if _login(resource) is not None:
-        _preflight(resource, progress)
+    login = login_of(resource)
+    if login is not None:
+        _preflight(resource, login, progress)
     elif attach_only:
-        raise HpcdaskError(f"no cluster named '{resource.name}' is running")
+        raise NotRunning(f"no cluster named '{resource.name}' is running")
     progress(f"Starting the controller of '{resource.name}'")
     pid = _spawn(resource, attach_only)
     deadline = time.monotonic() + timeout
-    where = f" on {_login(resource).target()}" if _login(resource) else ""
+    where = f" on {login.target()}" if login is not None else ""
     while (record := state.read(resource.name)) is None or pid not in (None, record.pid):
         if pid is None:  # another `up` of this name won the race: wait for its record
             progress(f"Cluster '{resource.name}' is being started by another process")

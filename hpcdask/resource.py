@@ -10,6 +10,9 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from pydantic import ValidationError
 
 from hpcdask._messages import error_lines
@@ -28,7 +31,7 @@ from hpcdask.models import (
     SSHResource,
 )
 
-__all__ = ["TYPES", "validate"]
+__all__ = ["TYPES", "from_dump", "validate"]
 
 #: Every resource type hpcdask knows, and its model.
 TYPES: dict[str, type[Resource]] = {
@@ -74,3 +77,12 @@ def validate(resolved: ResolvedResource) -> Resource:
         return model.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(error_lines(exc, resolved.name, resolved.source_of)) from None
+
+
+def from_dump(data: Mapping[str, Any]) -> Resource:
+    """Return the resource that ``resource.model_dump(mode="json")`` gave ``data`` for.
+
+    This is how a resource, validated where the user's configs are, reaches the process that
+    runs its cluster (a controller, a login node's agent).
+    """
+    return TYPES[data["type"]].model_validate(data)

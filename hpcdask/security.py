@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import os
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ __all__ = [
     "new_credentials",
     "remove",
     "save",
+    "saved",
 ]
 
 
@@ -116,19 +118,27 @@ def from_pem(data: dict[str, str]) -> Security:
     return security
 
 
-def load(name: str) -> Security | None:
-    """Return cluster ``name``'s credentials, or None if it has none."""
+def saved(name: str) -> dict[str, str] | None:
+    """Return cluster ``name``'s credentials as saved (PEM texts), or None if it has none."""
     try:
         with open(_path(name)) as source:
-            return from_pem(json.load(source))
+            data: dict[str, str] = json.load(source)
     except FileNotFoundError:
         return None
+    return data
+
+
+def load(name: str) -> Security | None:
+    """Return cluster ``name``'s credentials, or None if it has none."""
+    data = saved(name)
+    return from_pem(data) if data is not None else None
 
 
 def write_connection_file(record: state.Record, path: str | os.PathLike[str]) -> None:
     """Write what another machine needs to attach: the record and the credentials (0600)."""
-    with open(_path(record.name)) as source:
-        credentials = json.load(source)
+    credentials = saved(record.name)
+    if credentials is None:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), _path(record.name))
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         json.dump({"record": dataclasses.asdict(record), "credentials": credentials}, out, indent=2)
@@ -141,7 +151,7 @@ def read_connection_file(path: str | os.PathLike[str]) -> tuple[state.Record, Se
     try:
         with open(path) as source:
             data = json.load(source)
-        record = state.Record(**{**data["record"], "jobs": tuple(data["record"]["jobs"])})
+        record = state.Record.from_dict(data["record"])
         return record, from_pem(data["credentials"])
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise HpcdaskError(f"{path}: not a readable hpcdask connection file ({error})") from None

@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hpcdask.errors import HpcdaskError
 
@@ -51,6 +52,14 @@ class Record:
     jobs: tuple[str, ...] = field(default_factory=tuple)
     #: ``user@host`` of the login node the cluster runs behind (reached through a tunnel).
     login: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Record:
+        """Return the record ``dataclasses.asdict`` gave ``data`` for (JSON has no tuples).
+
+        Raises ``TypeError`` for keys a record does not have, or missing ones.
+        """
+        return cls(**{**data, "jobs": tuple(data.get("jobs", ()))})
 
 
 def state_dir() -> Path:
@@ -97,9 +106,7 @@ def write(record: Record) -> None:
 
 def _load(path: Path) -> Record:
     try:
-        data = json.loads(path.read_text())
-        data["jobs"] = tuple(data.get("jobs", ()))
-        return Record(**data)
+        return Record.from_dict(json.loads(path.read_text()))
     except (ValueError, TypeError, AttributeError) as error:
         raise StateError(
             f"{path}: the record of a running cluster is damaged ({error}); "

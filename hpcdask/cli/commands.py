@@ -99,14 +99,15 @@ def check_command(configs: list[str] | None, name: str | None, assignments: Sequ
     from hpcdask.backends import Check, Status, backend_of
     from hpcdask.cli import render
     from hpcdask.errors import UnsupportedTypeError
+    from hpcdask.models import login_of
 
     resource = load_resource(name, config=configs, **_overrides(assignments))
     results = [Check("config", Status.OK, f"valid ({resource.origin})")]
     try:
-        if getattr(resource, "login", None) is not None:  # checked there, through SSH
+        if login_of(resource) is not None:  # checked there, through SSH
             from hpcdask.login.checks import login_checks
 
-            results += login_checks(resource)  # type: ignore[arg-type]
+            results += login_checks(resource)
         else:
             results += backend_of(resource).checks(resource)  # pilots: their own
     except UnsupportedTypeError as error:

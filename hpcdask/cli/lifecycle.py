@@ -22,23 +22,21 @@ def _reattach(name: str) -> Any:
     from hpcdask.api import load_resource
     from hpcdask.cli.render import console
     from hpcdask.errors import HpcdaskError
-    from hpcdask.lifecycle import up
-    from hpcdask.login.agent import NOT_RUNNING_THERE
+    from hpcdask.lifecycle import NotRunning, up
+    from hpcdask.models import login_of
 
     configs = click.get_current_context().find_root().obj
     try:
         resource = load_resource(name, config=configs)
     except HpcdaskError:
         return None
-    if getattr(resource, "login", None) is None:
+    if login_of(resource) is None:
         return None
     with console(stderr=True).status("Reconnecting") as spinner:
         try:
             return up(resource, attach_only=True, progress=spinner.update)
-        except HpcdaskError as error:
-            if NOT_RUNNING_THERE in str(error):
-                return None
-            raise
+        except NotRunning:
+            return None
 
 
 def _running(name: str) -> Any:

@@ -50,10 +50,9 @@ def info(commands: list[str]) -> dict[str, Any]:
 
 
 def _read_resource() -> Any:
-    from hpcdask.resource import TYPES
+    from hpcdask.resource import from_dump
 
-    data = json.loads(sys.stdin.readline())
-    return TYPES[data["type"]].model_validate(data)
+    return from_dump(json.loads(sys.stdin.readline()))
 
 
 def check() -> dict[str, Any]:
@@ -82,14 +81,6 @@ def _start_or_find(name: str, attach_only: bool) -> Any:
     return up(_read_resource(), progress=progress)
 
 
-def _credentials(name: str) -> dict[str, str]:
-    from hpcdask import state
-
-    with open(state.state_dir() / f"{name}.credentials") as source:
-        found: dict[str, str] = json.load(source)
-    return found
-
-
 def _stdin_closed() -> threading.Event:
     closed = threading.Event()
 
@@ -106,13 +97,18 @@ def serve(name: str, attach_only: bool) -> int:
     """Start or find cluster ``name``, report it, and stay while both ends live."""
     from hpcdask.errors import HpcdaskError
     from hpcdask.remote import find_running
+    from hpcdask.security import saved
 
     try:
         record = _start_or_find(name, attach_only)
         if record is None:
             _say(error=f"cluster '{name}' {NOT_RUNNING_THERE}")
             return NOT_RUNNING
-        _say(record=dataclasses.asdict(record), credentials=_credentials(name))
+        credentials = saved(name)
+        if credentials is None:
+            _say(error=f"cluster '{name}': its credentials are missing on the login node")
+            return 1
+        _say(record=dataclasses.asdict(record), credentials=credentials)
     except HpcdaskError as error:
         _say(error=str(error))
         return 1

@@ -14,7 +14,7 @@ from hpcdask._sync import run_sync
 from hpcdask.login.session import (
     LoginError,
     check_versions,
-    login_of,
+    login_node,
     open_login,
     probe_forwarding,
     remote_info,
@@ -23,12 +23,12 @@ from hpcdask.login.session import (
 
 if TYPE_CHECKING:
     from hpcdask.backends.base import Check
-    from hpcdask.models import JobqueueResource, LoginSpec
+    from hpcdask.models import LoginSpec, Resource
 
 __all__ = ["login_checks", "preflight"]
 
 
-def preflight(resource: JobqueueResource) -> list[str]:
+def preflight(resource: Resource) -> list[str]:
     """Check the login node before relying on it; return version warnings.
 
     Raises
@@ -37,7 +37,7 @@ def preflight(resource: JobqueueResource) -> list[str]:
         When the login is refused, ports cannot be forwarded, or hpcdask is missing there or
         a different version.
     """
-    login = login_of(resource)
+    login = login_node(resource)
     if login.dashboard_port:
         _port_free(login)
 
@@ -64,11 +64,11 @@ def _port_free(login: LoginSpec) -> None:
             ) from None  # fmt: skip
 
 
-async def _checks(resource: JobqueueResource) -> list[Check]:
+async def _checks(resource: Resource) -> list[Check]:
     from hpcdask.backends.base import Check, Status
     from hpcdask.login.tunnel import remote_resource
 
-    login = login_of(resource)
+    login = login_node(resource)
     found = [Check("login", Status.OK, login.target())]
     async with await open_login(login) as connection:
         forwarding, info = await asyncio.gather(
@@ -107,7 +107,7 @@ def _versions(warnings: list[str], info: dict[str, Any]) -> Check:
     return Check("versions", Status.OK, detail)
 
 
-def login_checks(resource: JobqueueResource) -> list[Check]:
+def login_checks(resource: Resource) -> list[Check]:
     """Return ``hpcdask check``'s rows for a resource behind a login node."""
     from hpcdask.backends.base import Check, Status
 

@@ -16,13 +16,14 @@ from hpcdask.errors import HpcdaskError
 if TYPE_CHECKING:
     import asyncssh
 
-    from hpcdask.models import JobqueueResource, LoginSpec
+    from hpcdask.backends._ssh_plan import HostPlan
+    from hpcdask.models import LoginSpec, Resource
 
 __all__ = [
     "LoginError",
     "agent_command",
     "check_versions",
-    "login_of",
+    "login_node",
     "open_login",
     "probe_forwarding",
     "remote_info",
@@ -41,18 +42,21 @@ class LoginError(HpcdaskError):
         self.reason = reason
 
 
-def login_of(resource: JobqueueResource) -> LoginSpec:
-    """Return ``resource``'s login block (it must have one)."""
-    if resource.login is None:
+def login_node(resource: Resource) -> LoginSpec:
+    """Return the login node of ``resource``, which must have a ``login:`` block."""
+    from hpcdask.models import login_of
+
+    login = login_of(resource)
+    if login is None:
         raise HpcdaskError(f"resource '{resource.name}' has no login: block")
-    return resource.login
+    return login
 
 
-def _connect_options(login: LoginSpec) -> dict[str, Any]:
-    from hpcdask.backends._ssh_connect import connect_options
+def _plan(login: LoginSpec) -> HostPlan:
+    """Return the login node as the ssh backend describes a host (for its connect options)."""
     from hpcdask.backends._ssh_plan import HostPlan
 
-    plan = HostPlan(
+    return HostPlan(
         host=login.host,
         slots=0,
         user=login.user,
@@ -61,23 +65,20 @@ def _connect_options(login: LoginSpec) -> dict[str, Any]:
         known_hosts=login.known_hosts,
         connect_timeout=login.connect_timeout,
     )
-    return connect_options(plan)
 
 
 async def open_login(login: LoginSpec) -> asyncssh.SSHClientConnection:
     """Open an SSH connection to the login node; raise :class:`LoginError` saying why not."""
     import asyncssh
 
-    from hpcdask.backends._ssh_connect import describe
-    from hpcdask.backends._ssh_plan import HostPlan
+    from hpcdask.backends._ssh_connect import connect_options, describe
 
-    options = _connect_options(login)
+    plan = _plan(login)
     try:
         return await asyncio.wait_for(
-            asyncssh.connect(login.host, **options), login.connect_timeout + 1
+            asyncssh.connect(login.host, **connect_options(plan)), login.connect_timeout + 1
         )
     except (OSError, asyncssh.Error, asyncio.TimeoutError) as error:
-        plan = HostPlan(host=login.host, slots=0, user=login.user)
         raise LoginError(login, describe(error, plan)) from None
 
 

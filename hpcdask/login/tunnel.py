@@ -24,19 +24,19 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from hpcdask import security, state
-from hpcdask.login.session import LoginError, agent_command, login_of, open_login
+from hpcdask.login.session import LoginError, agent_command, login_node, open_login
 
 if TYPE_CHECKING:
     import asyncssh
 
-    from hpcdask.models import JobqueueResource, LoginSpec
+    from hpcdask.models import LoginSpec, Resource
 
 __all__ = ["dashboard_target", "main", "remote_resource"]
 
 logger = logging.getLogger("hpcdask.login")
 
 
-def remote_resource(resource: JobqueueResource) -> dict[str, Any]:
+def remote_resource(resource: Resource) -> dict[str, Any]:
     """Return the resource as the login node starts it: the same keys, minus ``login``."""
     data = resource.model_dump(mode="json")
     data.pop("login", None)
@@ -98,10 +98,10 @@ def dashboard_target(link: str, bind: str) -> str:
 
 
 async def _local_record(
-    connection: asyncssh.SSHClientConnection, resource: JobqueueResource, remote: state.Record
+    connection: asyncssh.SSHClientConnection, resource: Resource, remote: state.Record
 ) -> state.Record:
     """Forward the cluster's ports; return its record as seen through the forwards."""
-    login = login_of(resource)
+    login = login_node(resource)
     scheme = remote.scheduler_address.split("://")[0]
     scheduler = await _forward(connection, login, remote.scheduler_address)
     controller = await _forward(connection, login, remote.controller_address)
@@ -120,15 +120,15 @@ async def _local_record(
     )
 
 
-async def _serve(resource: JobqueueResource, attach_only: bool) -> None:
-    login = login_of(resource)
+async def _serve(resource: Resource, attach_only: bool) -> None:
+    login = login_node(resource)
     async with await open_login(login) as connection:
         args = ["serve", resource.name, *(["--attach-only"] if attach_only else [])]
         process = await connection.create_process(agent_command(login, *args))
         if not attach_only:
             process.stdin.write(json.dumps(remote_resource(resource)) + "\n")
         answer = await _answer(process, login)
-        remote = state.Record(**{**answer["record"], "jobs": tuple(answer["record"]["jobs"])})
+        remote = state.Record.from_dict(answer["record"])
         record = await _local_record(connection, resource, remote)
         security.save(resource.name, security.from_pem(answer["credentials"]))
         state.write(record)
@@ -162,7 +162,7 @@ def _forget(name: str) -> None:
         security.remove(name)
 
 
-async def _main(resource: JobqueueResource, attach_only: bool) -> None:
+async def _main(resource: Resource, attach_only: bool) -> None:
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
     task = asyncio.ensure_future(_serve(resource, attach_only))
     loop = asyncio.get_running_loop()
@@ -175,12 +175,10 @@ async def _main(resource: JobqueueResource, attach_only: bool) -> None:
 def main() -> None:
     """Read the request from stdin, then keep the tunnel detached, holding the name's lock."""
     from hpcdask._daemon import detach
-    from hpcdask.models import JobqueueResource
-    from hpcdask.resource import TYPES
+    from hpcdask.resource import from_dump
 
     request = json.load(sys.stdin)
-    resource = TYPES[request["resource"]["type"]].model_validate(request["resource"])
-    assert isinstance(resource, JobqueueResource)
+    resource = from_dump(request["resource"])
     attach_only = bool(request.get("attach_only"))
     detach(resource.name, lambda: asyncio.run(_main(resource, attach_only)), "the tunnel")
 

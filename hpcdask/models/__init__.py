@@ -12,7 +12,7 @@ from hpcdask.models.batch import (
     SlurmResource,
 )
 from hpcdask.models.common import LocalResource, Resource, Scaling, WorkerSpec
-from hpcdask.models.login import LoginSpec
+from hpcdask.models.login import LoginSpec, login_of
 from hpcdask.models.ssh import HostSpec, SSHResource
 
 __all__ = [
@@ -32,4 +32,5 @@ __all__ = [
     "Scaling",
     "SlurmResource",
     "WorkerSpec",
+    "login_of",
 ]

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from pydantic import Field, model_validator
 
 from hpcdask._model import Model
-from hpcdask.models.common import Text, TextList
+from hpcdask.models.common import Resource, Text, TextList
 
-__all__ = ["LoginSpec"]
+__all__ = ["LoginSpec", "login_of"]
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -62,3 +62,16 @@ class LoginSpec(Model):
         who = f"{self.user}@" if self.user else ""
         port = f":{self.port}" if self.port else ""
         return f"{who}{self.host}{port}"
+
+
+def login_of(resource: Resource) -> LoginSpec | None:
+    """Return the login node ``resource`` is reached through, or None (its cluster runs here).
+
+    Examples
+    --------
+    >>> from hpcdask.models import LocalResource, SlurmResource
+    >>> login_of(SlurmResource(name="c", login="alice@h")).host, login_of(LocalResource(name="l"))
+    ('h', None)
+    """
+    login = getattr(resource, "login", None)
+    return login if isinstance(login, LoginSpec) else None

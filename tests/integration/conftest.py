@@ -159,7 +159,7 @@ def require(service: str) -> dict[str, Any]:
         message = f"{service} testbed unavailable: {problem}; {START_HINT[service]}"
         if in_ci():
             pytest.fail(f"{message} (CI=true: integration tests must run)", pytrace=False)
-        pytest.skip(message)
+        pytest.skip(reason=message)
     data, _ = load_testbed()
     assert data is not None
     section: dict[str, Any] = data[service]

@@ -68,7 +68,7 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
         message = f"{' and '.join(missing)} not installed: sudo tests/infra/browser.sh"
         if in_ci():
             pytest.fail(f"{message} (CI=true: browser tests must run)", pytrace=False)
-        pytest.skip(message)
+        pytest.skip(reason=message)
     options = webdriver.ChromeOptions()
     options.binary_location = str(shutil.which("chromium"))
     for flag in [*FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"]:
