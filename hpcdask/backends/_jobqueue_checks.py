@@ -10,10 +10,9 @@ import asyncio
 import os
 import shutil
 import socket
-from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import Sequence
 
+from hpcdask._sync import run_sync
 from hpcdask.backends._dialects import Dialect
 from hpcdask.backends.base import Check, Status
 from hpcdask.errors import HpcdaskError
@@ -27,9 +26,7 @@ from hpcdask.models import (
 from hpcdask.models.batch import duration_seconds
 from hpcdask.shell import CommandError, Shell, one_line
 
-__all__ = ["run_checks"]
-
-_T = TypeVar("_T")
+__all__ = ["commands_check", "run_checks"]
 
 #: Seconds any one check's command may take.
 TIMEOUT = 15.0
@@ -50,8 +47,12 @@ def run_checks(resource: JobqueueResource, dialect: Dialect, shell: Shell) -> li
     """Run every check of ``resource`` and return their results, in a fixed order."""
     pilot = resource.allocation is not None  # pilots submit allocations, not this script
     script = _script(resource)
-    found = _commands(dialect)
-    asked = _run(_ask(resource, shell, script, pilot)) if found.status is not Status.FAILED else []
+    found = commands_check(dialect.commands(), dialect.system)
+    asked = (
+        run_sync(lambda: _ask(resource, shell, script, pilot))
+        if found.status is not Status.FAILED
+        else []
+    )
     results = [found, *([] if pilot else [_script_check(script)]), *asked]
     results += [_python(resource), _walltime(resource), _scheduler_address(resource)]
     if isinstance(resource, OARResource) and not resource.memory_per_core_property_name:
@@ -70,22 +71,13 @@ async def _ask(
     return list(await asyncio.gather(*checks))
 
 
-def _run(work: Coroutine[Any, Any, _T]) -> _T:
-    """Run ``work`` to completion, also when called from inside a running event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(work)
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, work).result()
-
-
-def _commands(dialect: Dialect) -> Check:
-    missing = [name for name in dialect.commands() if shutil.which(name) is None]
+def commands_check(commands: Sequence[str], system: str) -> Check:
+    """Check that the batch system's client ``commands`` are on PATH."""
+    missing = [name for name in commands if shutil.which(name) is None]
     if missing:
-        detail = f"not found on PATH: {', '.join(missing)} ({dialect.system} client commands)"
+        detail = f"not found on PATH: {', '.join(missing)} ({system} client commands)"
         return Check("commands", Status.FAILED, detail)
-    return Check("commands", Status.OK, ", ".join(dialect.commands()))
+    return Check("commands", Status.OK, ", ".join(commands))
 
 
 def _script(resource: JobqueueResource) -> str | HpcdaskError:

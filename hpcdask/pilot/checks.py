@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 
+from hpcdask._sync import run_sync
 from hpcdask.backends._jobqueue_checks import (
     TIMEOUT,
     _python,
     _queue,
-    _run,
     _scheduler_address,
+    commands_check,
 )
 from hpcdask.backends.base import Check, Status
 from hpcdask.models import SlurmResource
@@ -39,8 +39,8 @@ COMMANDS = ("sbatch", "squeue", "scancel", "srun", "scontrol")
 
 def pilot_checks(resource: SlurmResource, shell: Shell) -> list[Check]:
     """Run every check of the pilot resource ``resource``, in a fixed order."""
-    found = _commands()
-    asked = _run(_ask(resource, shell)) if found.status is not Status.FAILED else []
+    found = commands_check(COMMANDS, "Slurm")
+    asked = run_sync(lambda: _ask(resource, shell)) if found.status is not Status.FAILED else []
     return [found, *asked, _python(resource), _walltime(resource), _scheduler_address(resource)]
 
 
@@ -48,14 +48,6 @@ async def _ask(resource: SlurmResource, shell: Shell) -> list[Check]:
     """The checks that ask Slurm, concurrently."""
     checks = [_queue(resource, shell), _allocation(resource, shell), _nodes(resource, shell)]
     return list(await asyncio.gather(*checks))
-
-
-def _commands() -> Check:
-    missing = [name for name in COMMANDS if shutil.which(name) is None]
-    if missing:
-        detail = f"not found on PATH: {', '.join(missing)} (Slurm client commands)"
-        return Check("commands", Status.FAILED, detail)
-    return Check("commands", Status.OK, ", ".join(COMMANDS))
 
 
 async def _allocation(resource: SlurmResource, shell: Shell) -> Check:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 __all__ = ["AllocationSlots", "Node", "SlotBook", "WorkerSize"]
@@ -140,7 +139,8 @@ class SlotBook:
         ]
         spare = self.capacity(now, horizon, per_node) - wanted
         idle = []
-        for allocation in sorted(self.idle(now, timeout), key=self._ends(now)):
+        by_end = sorted(self.idle(now, timeout), key=lambda a: self.allocations[a].time_left(now))
+        for allocation in by_end:
             if allocation in ending:
                 continue
             slots = self.allocations[allocation]
@@ -149,10 +149,6 @@ class SlotBook:
                 idle.append(allocation)
                 spare -= self.slots(slots, per_node) if counted else 0
         return ending + idle
-
-    def _ends(self, now: float) -> Callable[[str], float]:
-        """Sort key: the walltime left of an allocation (shortest-lived first)."""
-        return lambda allocation: self.allocations[allocation].time_left(now)
 
     def expiring(self, now: float, margin: float) -> list[str]:
         """Return workers whose allocation has ``margin`` seconds of walltime left or less."""
