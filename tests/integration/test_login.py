@@ -14,9 +14,8 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import psutil
 import pytest
 import yaml
 from distributed import Client
+from waiting import wait_until
 
 import hpcdask
 from hpcdask.remote import AttachedCluster
@@ -122,14 +122,6 @@ def hpc(
         pytest.fail(f"the controller on the login node outlived `hpcdask down`: {remote}")
 
 
-def wait(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
 def alive(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
@@ -175,7 +167,7 @@ def test_up_compute_scale_lose_the_connection_reattach_down(hpc: Login) -> None:
         assert page.status == 200 and b"Dask" in page.read()
 
     hpc.cli("scale", "hpc", "3")
-    wait(lambda: hpc.status()["workers"] == 3, "a third worker")
+    wait_until(lambda: hpc.status()["workers"] == 3, "a third worker", 60)
     logs = hpc.cli("logs", "hpc").stdout
     assert f"== tunnel ({hpc.local / 'hpc.log'})" in logs
     assert f"== controller ({hpc.remote / 'hpc.log'})" in logs
@@ -183,7 +175,7 @@ def test_up_compute_scale_lose_the_connection_reattach_down(hpc: Login) -> None:
 
     # The laptop's side dies: the cluster lives on; `attach` makes a new tunnel.
     os.kill(local["pid"], signal.SIGKILL)
-    wait(lambda: not alive(local["pid"]), "the tunnel to die")
+    wait_until(lambda: not alive(local["pid"]), "the tunnel to die", 60)
     assert alive(remote["pid"])
     out = hpc.cli("attach", "hpc").stdout
     assert f"through root@{hpc.host.address}" in out
@@ -195,13 +187,13 @@ def test_up_compute_scale_lose_the_connection_reattach_down(hpc: Login) -> None:
     # The connection drops at the login node's end: the tunnel leaves; connect() reconnects.
     (agent,) = agent_processes()
     agent.parent().kill()  # the sshd process serving the tunnel's connection
-    wait(lambda: not alive(again["pid"]), "the tunnel to notice the lost connection", 30)
-    wait(lambda: not agent_processes(), "the agent on the login node to leave", 30)
+    wait_until(lambda: not alive(again["pid"]), "the tunnel to notice the lost connection", 30)
+    wait_until(lambda: not agent_processes(), "the agent on the login node to leave", 30)
     assert hpc.record(hpc.local) is None and alive(remote["pid"])
     assert compute(hpc.config)[1] == 4950
 
     assert hpc.cli("down", "hpc").stdout == "hpc: stopped\n"
-    wait(lambda: not alive(remote["pid"]), "the controller on the login node to stop")
+    wait_until(lambda: not alive(remote["pid"]), "the controller on the login node to stop", 60)
     assert hpc.record(hpc.local) is None and hpc.record(hpc.remote) is None
     assert not (hpc.local / "hpc.credentials").exists()
     assert hpc.squeue() == []
@@ -212,10 +204,10 @@ def test_down_reconnects_to_stop_a_cluster_left_without_tunnel(hpc: Login) -> No
     local, remote = hpc.record(hpc.local), hpc.record(hpc.remote)
     assert local is not None and remote is not None
     os.kill(local["pid"], signal.SIGKILL)
-    wait(lambda: not alive(local["pid"]), "the tunnel to die")
+    wait_until(lambda: not alive(local["pid"]), "the tunnel to die", 60)
     assert hpc.status()["state"] == "running"  # status reconnects by itself
     assert hpc.cli("down", "hpc").stdout == "hpc: stopped\n"
-    wait(lambda: not alive(remote["pid"]), "the controller on the login node to stop")
+    wait_until(lambda: not alive(remote["pid"]), "the controller on the login node to stop", 60)
 
 
 def test_check_runs_the_batch_checks_on_the_login_node(hpc: Login) -> None:
@@ -294,7 +286,7 @@ def no_forwarding_sshd(tmp_path: Path, ssh_loopback_host: SSHHost) -> Iterator[i
     config = tmp_path / "sshd_config"
     config.write_text("\n".join(lines) + "\n")
     sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(config)])
-    wait(lambda: listening(port), "the second sshd")
+    wait_until(lambda: listening(port), "the second sshd", 60)
     yield port
     sshd.terminate()
     sshd.wait(10)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from distributed import Client
+from waiting import wait_until
 
 import hpcdask
 from hpcdask.backends._jobqueue_cluster import BatchCluster
@@ -65,16 +66,9 @@ def queued(job_ids: list[str]) -> dict[str, str]:
     return {job: state for job, state in states.items() if job in job_ids}
 
 
-def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
-        time.sleep(0.1)
-
-
 def gone(job_ids: list[str]) -> None:
     """Wait until the jobs left qstat, or only show as being deleted."""
-    wait_for(lambda: all("d" in s for s in queued(job_ids).values()), 20, "jobs still queued")
+    wait_until(lambda: all("d" in s for s in queued(job_ids).values()), "jobs still queued", 20)
 
 
 def test_scale_up_and_down(connect: Callable[..., BatchCluster], sge: dict[str, Any]) -> None:
@@ -88,7 +82,7 @@ def test_scale_up_and_down(connect: Callable[..., BatchCluster], sge: dict[str, 
         }
         cluster.scale(0)
         gone(list(jobs))
-        wait_for(lambda: not client.scheduler_info()["workers"], 20, "workers still there")
+        wait_until(lambda: not client.scheduler_info()["workers"], "workers still there", 20)
 
 
 def test_held_job_is_pending(connect: Callable[..., BatchCluster]) -> None:

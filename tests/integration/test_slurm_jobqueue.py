@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from distributed import Client
+from waiting import wait_until
 
 import hpcdask
 from hpcdask.backends._jobqueue_cluster import BatchCluster
@@ -75,13 +76,6 @@ def queued(job_ids: list[str]) -> dict[str, str]:
     return {job: state for job, state in states.items() if job in job_ids}
 
 
-def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
-        time.sleep(0.1)
-
-
 def active(job_ids: list[str]) -> list[str]:
     """Those of ``job_ids`` that are pending or running (ended ones may linger briefly)."""
     return [job for job, state in queued(job_ids).items() if state in ("PENDING", "RUNNING")]
@@ -89,7 +83,7 @@ def active(job_ids: list[str]) -> list[str]:
 
 def gone(job_ids: list[str], timeout: float = 20) -> None:
     """Wait until none of ``job_ids`` is pending or running."""
-    wait_for(lambda: not active(job_ids), timeout, f"jobs {job_ids} still queued")
+    wait_until(lambda: not active(job_ids), f"jobs {job_ids} still queued", timeout)
 
 
 def idle_debug_nodes() -> None:
@@ -99,7 +93,7 @@ def idle_debug_nodes() -> None:
         out = run(["sinfo", "-h", "-N", "-p", "debug", "-o", "%T"]).stdout.split()
         return bool(out) and all(state == "idle" for state in out)
 
-    wait_for(idle, 30, "debug nodes busy")
+    wait_until(idle, "debug nodes busy", 30)
 
 
 def test_scale_spreads_over_nodes_and_back_to_an_empty_queue(
@@ -118,11 +112,11 @@ def test_scale_spreads_over_nodes_and_back_to_an_empty_queue(
         assert {info.state for info in jobs.values()} == {JobState.RUNNING}
         ids = list(jobs)
         cluster.scale(1)
-        wait_for(lambda: len(client.scheduler_info()["workers"]) == 1, 30, "scale down to 1")
-        wait_for(lambda: len(active(ids)) == 1, 20, "not one job left")
+        wait_until(lambda: len(client.scheduler_info()["workers"]) == 1, "scale down to 1", 30)
+        wait_until(lambda: len(active(ids)) == 1, "not one job left", 20)
         cluster.scale(0)
         gone(ids)
-        wait_for(lambda: not client.scheduler_info()["workers"], 10, "workers still there")
+        wait_until(lambda: not client.scheduler_info()["workers"], "workers still there", 10)
 
 
 def _sleepy(x: int) -> int:
@@ -145,7 +139,7 @@ def test_adapt_to_a_burst_and_back_to_zero(connect: Callable[..., BatchCluster])
         del futures
         ids = list(cluster.jobs)
         assert most >= 2 and 2 <= len(ids) <= 6
-        wait_for(lambda: not client.scheduler_info()["workers"], 60, "workers not retired")
+        wait_until(lambda: not client.scheduler_info()["workers"], "workers not retired", 60)
         gone(ids)
 
 
@@ -281,7 +275,7 @@ def test_sigkilled_client_leaves_no_job_behind(config: Path, tmp_path: Path) -> 
     killed = time.monotonic()
     # Running workers lose their scheduler and exit; the job that starts later finds no
     # scheduler and exits after its death timeout (5 s).
-    wait_for(lambda: not queued(ids), 40, "jobs outlived their client")
+    wait_until(lambda: not queued(ids), "jobs outlived their client", 40)
     print(f"queue empty {time.monotonic() - killed:.1f} s after SIGKILL")
 
 
@@ -305,7 +299,7 @@ def test_workers_that_cannot_start_are_not_replaced_forever(
 ) -> None:
     cluster = connect(scaling=1, worker={"cores": 1, "memory": "500MB",
                                          "python": "/nonexistent/python"})  # fmt: skip
-    wait_for(lambda: cluster.problem is not None, 40, "no verdict on failing jobs")
+    wait_until(lambda: cluster.problem is not None, "no verdict on failing jobs", 40)
     assert isinstance(cluster.problem, WorkersFailedError)
     assert len(cluster.jobs) == 3
     assert not cluster.worker_spec

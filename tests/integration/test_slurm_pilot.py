@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 from distributed import Client
+from waiting import wait_until
 
 import hpcdask
 from hpcdask.dashboard import fetch
@@ -43,14 +44,6 @@ def _time_left(name: str) -> dict[str, float | None]:
         check=True,
     ).stdout
     return {job: parse_time_left(left) for job, _, left in (s.partition("|") for s in out.split())}
-
-
-def _wait(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -108,8 +101,8 @@ def test_scale_inside_allocations_grow_and_give_back(pilot: Callable[..., PilotC
         assert len(cluster.pilot.submitted) == 2
         assert len(_queue("pilot")) == 2
         cluster.scale(0)
-        _wait(lambda: not _workers(client), "workers to stop")
-        _wait(lambda: not _queue("pilot"), "idle allocations to be given back", timeout=30)
+        wait_until(lambda: not _workers(client), "workers to stop", 60)
+        wait_until(lambda: not _queue("pilot"), "idle allocations to be given back", 30)
         assert time.monotonic() - started < 60
 
 
@@ -118,7 +111,7 @@ def test_close_cancels_allocations(pilot: Callable[..., PilotCluster]) -> None:
     assert len(cluster.workers) == 2
     assert len(_queue("pilot")) == 1
     cluster.close()
-    _wait(lambda: not _queue("pilot"), "the allocation to be cancelled", timeout=30)
+    wait_until(lambda: not _queue("pilot"), "the allocation to be cancelled", 30)
 
 
 def test_scancel_of_an_allocation_mid_computation(pilot: Callable[..., PilotCluster]) -> None:
@@ -126,7 +119,7 @@ def test_scancel_of_an_allocation_mid_computation(pilot: Callable[..., PilotClus
     with Client(cluster) as client:
         first = cluster.pilot.submitted[0]
         futures = client.map(lambda i: time.sleep(0.3) or i * i, range(80), pure=False)
-        _wait(lambda: sum(f.done() for f in futures) >= 8, "first results")
+        wait_until(lambda: sum(f.done() for f in futures) >= 8, "first results", 60)
         subprocess.run(["scancel", first], check=True)
         assert sum(client.gather(futures)) == sum(i * i for i in range(80))
         assert first not in _queue("pilot")
@@ -179,7 +172,7 @@ def test_walltime_expiry_mid_computation(pilot: Callable[..., PilotCluster]) -> 
     assert len(removals) >= 4, removals  # the four workers of the first allocation
     assert all(r["expected"] and not r["lost-computed-tasks"] for r in removals), removals
     cluster.close()
-    _wait(lambda: not _queue("pilot"), "the allocations to be cancelled", timeout=30)
+    wait_until(lambda: not _queue("pilot"), "the allocations to be cancelled", 30)
     assert time.monotonic() - started < 100
 
 
@@ -231,7 +224,7 @@ def test_check_up_status_down_of_a_pilot_resource(
     finally:
         down = _cli("down", "clipilot")
     assert down.stdout == "clipilot: stopped\n", down.stdout + down.stderr
-    _wait(lambda: not _queue("clipilot"), "the allocation to be cancelled", timeout=30)
+    wait_until(lambda: not _queue("clipilot"), "the allocation to be cancelled", 30)
 
 
 def test_allocation_current_from_inside_a_batch_job(tmp_path: Path, slurm_conf: Path) -> None:
@@ -319,7 +312,7 @@ def test_sigkill_of_the_owner_leaves_no_allocation(tmp_path: Path, slurm_conf: P
         owner.send_signal(signal.SIGKILL)
         owner.wait(10)
         started = time.monotonic()
-        _wait(lambda: not _queue("doomed"), "the orphaned allocation to end", timeout=60)
+        wait_until(lambda: not _queue("doomed"), "the orphaned allocation to end", 60)
         assert time.monotonic() - started < 8 + 15
     finally:
         owner.kill()

@@ -18,6 +18,7 @@ import psutil
 import pytest
 import yaml
 from distributed import Client
+from waiting import wait_until
 
 import hpcdask
 from hpcdask.backends._ssh_cluster import HostCluster
@@ -98,16 +99,16 @@ def test_scale_and_adapt(connect: Connect, ssh_namespace_hosts: list[SSHHost]) -
         data = client.map(lambda i: bytes(1000) * i, range(40), pure=False)
         client.gather(data)
         cluster.scale(1)
-        _wait(lambda: len(_workers(client)) == 1, "scale down to 1")
+        wait_until(lambda: len(_workers(client)) == 1, "scale down to 1", 30)
         assert sum(len(b) for b in client.gather(data)) == 1000 * sum(range(40))  # none lost
         cluster.scale(100)  # more than the 6 slots: capped
         client.wait_for_workers(6, timeout=60)
         assert len(cluster.worker_spec) == 6
         cluster.adapt(minimum=0, maximum=6, interval="200ms", wait_count=2)
         del data
-        _wait(lambda: not _workers(client), "adaptive scale down to 0", timeout=60)
+        wait_until(lambda: not _workers(client), "adaptive scale down to 0", 60)
         futures = client.map(time.sleep, [0.3] * 30, pure=False)
-        _wait(lambda: len(_workers(client)) >= 2, "adaptive scale up")
+        wait_until(lambda: len(_workers(client)) >= 2, "adaptive scale up", 30)
         client.gather(futures)
 
 
@@ -205,18 +206,10 @@ def test_a_host_dying_mid_computation(connect: Connect, ssh_namespace_hosts: lis
     cluster = connect(_addresses(ssh_namespace_hosts))
     with Client(cluster) as client:
         futures = client.map(lambda i: time.sleep(0.1) or i * i, range(60), pure=False)
-        _wait(lambda: sum(f.done() for f in futures) >= 5, "first results")
+        wait_until(lambda: sum(f.done() for f in futures) >= 5, "first results", 30)
         victim = next(iter(cluster.workers.values()))
         os.killpg(victim.process.pid, 9)  # the host's dask processes die at once
         assert sum(client.gather(futures)) == sum(i * i for i in range(60))
-
-
-def _wait(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def test_a_host_lost_from_the_network(connect: Connect, ssh_namespace_hosts: list[SSHHost]) -> None:
@@ -227,21 +220,21 @@ def test_a_host_lost_from_the_network(connect: Connect, ssh_namespace_hosts: lis
     try:
         with Client(cluster) as client:
             futures = client.map(lambda i: time.sleep(0.2) or i * i, range(120), pure=False)
-            _wait(lambda: sum(f.done() for f in futures) >= 10, "first results")
+            wait_until(lambda: sum(f.done() for f in futures) >= 10, "first results", 30)
             subprocess.run([*link, "down"], check=True)
             started = time.monotonic()
             assert sum(client.gather(futures)) == sum(i * i for i in range(120))
             assert time.monotonic() - started < 60
-            _wait(lambda: h3.address in cluster.failed_hosts, "the host to count as lost")
+            wait_until(lambda: h3.address in cluster.failed_hosts, "the host to count as lost", 30)
             assert {w["host"] for w in _workers(client)} <= {h1.address, h2.address}
     finally:
         subprocess.run([*link, "up"], check=True)
     cluster.close()
     # Cut off from the scheduler, the stranded worker exits by its death timeout (10 s).
-    _wait(
+    wait_until(
         lambda: not [p for p in dask_processes() if "dask_spec" in p.cmdline],
         "the stranded worker to exit",
-        timeout=60,
+        60,
     )
 
 

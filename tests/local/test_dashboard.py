@@ -9,15 +9,14 @@ import enum
 import json
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from distributed import Client
+from waiting import wait_until
 
 import hpcdask
 from hpcdask.backends._ssh_cluster import HostCluster
@@ -33,13 +32,6 @@ from hpcdask.models import LocalResource, SlurmResource, SSHResource
 from hpcdask.remote import AttachedCluster
 
 HPCDASK = str(Path(sys.executable).parent / "hpcdask")
-
-
-def wait(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 # --- describing clusters, without starting any -----------------------------------------------
@@ -195,18 +187,18 @@ def test_connect_serves_the_page_and_it_follows_scaling(isolated_config: Path) -
             assert [r.id for r in fetch(cluster).rows] == ["0"]
             cluster.scale(3)
             client.wait_for_workers(3)
-            wait(lambda: fetch(cluster).connected == 3, "3 workers in the snapshot")
+            wait_until(lambda: fetch(cluster).connected == 3, "3 workers in the snapshot", 30)
             plugin = cluster.scheduler.plugins["hpcdask-dashboard"]
 
             def sampled() -> set[tuple[int, int]]:
                 return {(s.requested, s.connected) for s in plugin.history}
 
-            wait(lambda: (3, 3) in sampled(), "a sample of 3 workers")
+            wait_until(lambda: (3, 3) in sampled(), "a sample of 3 workers", 30)
             cluster.scale(0)
-            wait(lambda: not client.scheduler_info()["workers"], "no workers")
+            wait_until(lambda: not client.scheduler_info()["workers"], "no workers", 30)
             snapshot = fetch(cluster)
             assert (snapshot.requested, snapshot.connected, snapshot.rows) == (0, 0, ())
-            wait(lambda: (0, 0) in sampled(), "a sample of no workers")
+            wait_until(lambda: (0, 0) in sampled(), "a sample of no workers", 30)
             assert (1, 1) in sampled()
     finally:
         cluster.close()

@@ -12,8 +12,7 @@ import signal
 import stat
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import psutil
 import pytest
 from distributed import Client
+from waiting import wait_until
 
 import hpcdask
 from hpcdask.remote import AttachedCluster
@@ -51,14 +51,6 @@ def status(name: str) -> dict[str, Any]:
     return report
 
 
-def wait(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
 def gone(pid: int) -> bool:
     """The process exited (a zombie waiting for this machine's init to reap it counts)."""
     try:
@@ -83,10 +75,10 @@ def test_up_status_scale_adapt_down(state_dir: Path) -> None:
     assert hpcdask_cli("list").stdout == "local\n"
     assert hpcdask_cli("dashboard", "local").stdout == record["dashboard_link"] + "\n"
     assert hpcdask_cli("scale", "local", "3").stdout.startswith("local: 3 workers requested")
-    wait(lambda: status("local")["workers"] == 3, "3 workers")
+    wait_until(lambda: status("local")["workers"] == 3, "3 workers", 60)
     hpcdask_cli("adapt", "local", "--minimum", "0", "--maximum", "2")
     assert status("local")["adaptive"] == [0, 2]
-    wait(lambda: status("local")["workers"] == 0, "adaptive scale down to 0")
+    wait_until(lambda: status("local")["workers"] == 0, "adaptive scale down to 0", 60)
     logs = hpcdask_cli("logs", "local").stdout
     assert "cluster local running at" in logs
     assert "== Scheduler" in logs
@@ -104,7 +96,9 @@ def test_attach_from_another_process(state_dir: Path) -> None:
     with Client(cluster) as client:
         assert client.submit(sum, range(10)).result() == 45
         cluster.scale(1)
-        wait(lambda: len(client.scheduler_info()["workers"]) == 1, "scale to 1 via attach")
+        wait_until(
+            lambda: len(client.scheduler_info()["workers"]) == 1, "scale to 1 via attach", 60
+        )
     cluster.close()
     assert status("local")["state"] == "running"  # detaching does not stop the cluster
     code = (
@@ -124,11 +118,17 @@ def test_attaching_leaves_the_controller_its_view_of_the_workers(state_dir: Path
     assert isinstance(cluster, AttachedCluster)
     assert len(cluster.scheduler_info["workers"]) == 1
     cluster.scale(2)
-    wait(lambda: status("local")["workers"] == 2, "the controller to see its second worker")
-    wait(lambda: len(cluster.scheduler_info["workers"]) == 2, "the attached view to follow")
+    wait_until(
+        lambda: status("local")["workers"] == 2, "the controller to see its second worker", 60
+    )
+    wait_until(
+        lambda: len(cluster.scheduler_info["workers"]) == 2, "the attached view to follow", 60
+    )
     cluster.close()
     hpcdask_cli("scale", "local", "3")
-    wait(lambda: status("local")["workers"] == 3, "the controller to see its third worker")
+    wait_until(
+        lambda: status("local")["workers"] == 3, "the controller to see its third worker", 60
+    )
 
 
 def test_sigkill_of_the_controller_leaves_nothing(state_dir: Path) -> None:
@@ -148,7 +148,7 @@ def test_sigkill_of_the_controller_leaves_nothing(state_dir: Path) -> None:
 def test_idle_timeout_shuts_a_forgotten_cluster_down(state_dir: Path) -> None:
     hpcdask_cli("up", "local", "--workers", "1", "--idle-timeout", "2s", *QUIET)
     pid = json.loads((state_dir / "local.json").read_text())["pid"]
-    wait(lambda: gone(pid), "the idle cluster to stop", timeout=60)
+    wait_until(lambda: gone(pid), "the idle cluster to stop", 60)
     assert not (state_dir / "local.json").exists()
     assert "shutting down" in (state_dir / "local.log").read_text()
 
@@ -160,7 +160,7 @@ def test_up_gives_up_on_a_cluster_that_never_starts(state_dir: Path, tmp_path: P
     res = hpcdask_cli("up", "local", "--timeout", "5", preload, *QUIET, check=False)
     assert res.returncode == 2
     assert res.stderr.strip().endswith("cluster 'local' did not start within 5s")
-    wait(lambda: not processes_of(state_dir), "the controller and its workers to stop", 15)
+    wait_until(lambda: not processes_of(state_dir), "the controller and its workers to stop", 15)
     assert not (state_dir / "local.json").exists()
     assert "while starting; giving up" in (state_dir / "local.log").read_text()
 
@@ -249,6 +249,6 @@ def test_dask_ctl_discovery_contract(state_dir: Path) -> None:
     with Client(cluster) as client:
         assert client.submit(pow, 3, 3).result() == 27
         cluster.scale(2)
-        wait(lambda: len(client.scheduler_info()["workers"]) == 2, "scale via discovery")
+        wait_until(lambda: len(client.scheduler_info()["workers"]) == 2, "scale via discovery", 60)
     cluster.shutdown()
     assert hpcdask_cli("list").stdout == ""

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from fakeshell import FakeShell
+from waiting import wait_until
 
 from hpcdask.backends._jobqueue_cluster import BatchCluster
 from hpcdask.backends.jobqueue import JobqueueBackend
@@ -64,13 +65,6 @@ def start(shell: FakeShell) -> Iterator[Callable[..., BatchCluster]]:
     yield open_cluster
     for cluster in started:
         cluster.close()
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def test_refused_submission_raises_at_once(shell: FakeShell) -> None:
@@ -132,7 +126,7 @@ def test_adaptive_refusal_is_logged_once_and_backs_off(
     cluster = start(scaling=0)
     with caplog.at_level(logging.ERROR, logger="hpcdask"):
         cluster.adapt(minimum=1, maximum=2, interval="100ms")
-        wait_for(lambda: cluster.problem is not None)
+        wait_until(lambda: cluster.problem is not None, "the cluster's verdict", 10)
         time.sleep(1)
     assert len(shell.called("sbatch")) == 1  # later attempts met the back-off
     ours = [r.getMessage() for r in caplog.records if r.name.startswith("hpcdask")]
@@ -144,7 +138,7 @@ def test_ended_jobs_are_replaced_but_not_forever(
 ) -> None:
     shell.replies["squeue"] = [squeue_says("FAILED|NonZeroExitCode|n1")]
     cluster = start(scaling=1)
-    wait_for(lambda: cluster.problem is not None)
+    wait_until(lambda: cluster.problem is not None, "the cluster's verdict", 10)
     assert isinstance(cluster.problem, WorkersFailedError)
     assert str(cluster.problem).startswith(
         "3 worker jobs in a row ended before any of their workers connected "
