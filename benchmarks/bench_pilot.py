@@ -1,9 +1,12 @@
 """Workers inside a held allocation vs new batch jobs: time from scale(4) to 4 workers.
 
-Needs the test Slurm (sudo tests/infra/up.sh). Three variants alternate, medians printed:
+Needs the test Slurm (sudo tests/infra/up.sh). Four variants alternate, medians printed:
 hpcdask pilots scaling 0 → 4 inside an allocation they already hold; dask-jobqueue's
-SLURMCluster scale(4) (four new batch jobs); and LocalCluster(n_workers=4) starting on this
-machine, the floor. Everything stays on loopback (the test Slurm's nodes are 127.0.0.1).
+SLURMCluster scale(4) (four new batch jobs); and two floors on this machine: LocalCluster
+(n_workers=4) starting, and a running LocalCluster scaling 0 → 4. Everything stays on loopback
+(the test Slurm's nodes are 127.0.0.1). The pilot's node agents start with its allocation (in
+the first, untimed scale-up) and fork workers from a warm forkserver; LocalCluster starts each
+worker with distributed's default, a fresh spawned interpreter.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    times: dict[str, list[float]] = {"pilot": [], "jobqueue": [], "local": []}
+    times: dict[str, list[float]] = {"pilot": [], "jobqueue": [], "local": [], "local-scale": []}
     with tempfile.TemporaryDirectory() as folder:
         pilot = hpcdask.connect("pilot", config=_pilot_config(Path(folder)))
         jobqueue = SLURMCluster(
@@ -77,12 +80,21 @@ def main() -> None:
             interface="lo",
             scheduler_options={"dashboard_address": ":0"},
         )
-        with pilot, jobqueue, Client(pilot) as pc, Client(jobqueue) as jc:
+        local = LocalCluster(n_workers=0, threads_per_worker=1, dashboard_address=":0")
+        with (
+            pilot,
+            jobqueue,
+            local,
+            Client(pilot) as pc,
+            Client(jobqueue) as jc,
+            Client(local) as lc,
+        ):
             _timed_scale(pilot, pc)  # the first scale-up acquires the allocation
             steps: dict[str, Callable[[], float]] = {
                 "pilot": lambda: _timed_scale(pilot, pc),
                 "jobqueue": lambda: _timed_scale(jobqueue, jc),
                 "local": _local,
+                "local-scale": lambda: _timed_scale(local, lc),
             }
             for _ in range(args.repeat):
                 for name, step in steps.items():
@@ -92,6 +104,7 @@ def main() -> None:
     print(f"  hpcdask pilot, inside a held allocation  {med['pilot']:6.3f} s")
     print(f"  dask-jobqueue SLURMCluster (new jobs)    {med['jobqueue']:6.3f} s")
     print(f"  LocalCluster(4) start, the floor         {med['local']:6.3f} s")
+    print(f"  LocalCluster running, scale 0 -> 4       {med['local-scale']:6.3f} s")
     print(
         f"  pilot / jobqueue {med['pilot'] / med['jobqueue']:.2f} (target <= 0.5), "
         f"pilot / local {med['pilot'] / med['local']:.2f} (target <= 1.3)"

@@ -94,7 +94,7 @@ def worker_size(resource: JobqueueResource) -> WorkerSize:
     return WorkerSize(worker.threads_per_process() or 1, worker.memory_per_process() or 0, per_node)
 
 
-def _pilot(resource: SlurmResource) -> Pilot:
+def _pilot(resource: SlurmResource, security: Security | None) -> Pilot:
     from hpcdask.pilot.launcher import SrunLauncher
     from hpcdask.pilot.pilot import Pilot, PilotSettings
     from hpcdask.pilot.slots import SlotBook
@@ -123,24 +123,25 @@ def _pilot(resource: SlurmResource) -> Pilot:
         current=current,
     )
     allocations = slurm_allocations(resource, SubprocessShell())
-    return Pilot(allocations, SrunLauncher(), SlotBook(size), settings, wanted=lambda: 0)
+    launcher = SrunLauncher(resource.worker.python, _env(resource, security))
+    return Pilot(allocations, launcher, SlotBook(size), settings, wanted=lambda: 0)
 
 
 def _worker_options(resource: JobqueueResource, security: Security | None) -> dict[str, Any]:
     worker = resource.worker
     options: dict[str, Any] = {
-        "python": worker.python,
         "nthreads": worker.threads_per_process() or 1,
         "memory_limit": worker.memory_per_process(),
         "death_timeout": resource.death_timeout,
         "gpus": worker.gpus,
         "protocol": "tls" if security is not None else None,
     }
-    return {"options": options, "env": _env(resource, security), "start_timeout": 300.0}
+    return {"options": options, "start_timeout": 300.0}
 
 
 def _env(resource: JobqueueResource, security: Security | None) -> dict[str, str]:
-    """Environment of the workers: the worker block's, Dask config, TLS credentials."""
+    """Environment of the node agents and their workers: the worker block's, Dask config,
+    TLS credentials."""
     import dask.config
 
     from hpcdask.daskconfig import nested
@@ -198,7 +199,7 @@ class PilotBackend(Backend):
             options.update(security=security, protocol="tls://")
         initial = self.initial_workers(resource) or 0
         return PilotCluster(
-            _pilot(resource),
+            _pilot(resource, security),
             worker=_worker_options(resource, security),
             scheduler={"cls": Scheduler, "options": options},
             n_workers=initial,

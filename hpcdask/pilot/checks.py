@@ -3,7 +3,8 @@
 A pilot needs more of Slurm than one batch job per worker group does: ``srun`` to start workers
 inside the allocation and ``scontrol`` to learn its nodes. It submits one allocation request
 (checked with ``sbatch --test-only``) and places workers on nodes by their cores and memory
-(checked against the partition's nodes). The partition, python and scheduler checks are the
+(checked against the partition's nodes). Its node agents need hpcdask in the workers' python
+(checked here when that python runs here too). The partition and scheduler checks are the
 batch resources' own.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 
 from hpcdask._sync import run_sync
 from hpcdask.backends._jobqueue_checks import (
@@ -41,7 +44,28 @@ def pilot_checks(resource: SlurmResource, shell: Shell) -> list[Check]:
     """Run every check of the pilot resource ``resource``, in a fixed order."""
     found = commands_check(COMMANDS, "Slurm")
     asked = run_sync(lambda: _ask(resource, shell)) if found.status is not Status.FAILED else []
-    return [found, *asked, _python(resource), _walltime(resource), _scheduler_address(resource)]
+    checks = [_agent_python(resource), _walltime(resource), _scheduler_address(resource)]
+    return [found, *asked, *checks]
+
+
+def _agent_python(resource: SlurmResource) -> Check:
+    """The workers' python must run the node agent: distributed and hpcdask importable."""
+    where = _python(resource)
+    if where.status is not Status.OK:
+        return Check("python", where.status, f"{where.detail}, with distributed and hpcdask")
+    python = resource.worker.python or sys.executable
+    try:
+        ran = subprocess.run(
+            [python, "-c", "import hpcdask.pilot.agent, distributed"],
+            capture_output=True, text=True, timeout=TIMEOUT, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return Check("python", Status.FAILED, f"{python}: {error}")
+    if ran.returncode:
+        lines = ran.stderr.strip().splitlines()
+        why = lines[-1] if lines else f"exit code {ran.returncode}"
+        return Check("python", Status.FAILED, f"{python} cannot run the node agent: {why}")
+    return Check("python", Status.OK, f"{where.detail}; runs the node agent")
 
 
 async def _ask(resource: SlurmResource, shell: Shell) -> list[Check]:

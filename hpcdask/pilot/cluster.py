@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,46 +17,36 @@ from distributed.deploy.spec import ProcessInterface, SpecCluster
 from tornado.ioloop import PeriodicCallback
 
 from hpcdask.backends.base import Description
-from hpcdask.pilot.launcher import LaunchError, Step
+from hpcdask.pilot.launcher import LaunchError, WorkerHandle
 from hpcdask.pilot.pilot import Pilot
 from hpcdask.pilot.retire import retire
 
-__all__ = ["PilotCluster", "PilotWorker", "worker_argv"]
+__all__ = ["PilotCluster", "PilotWorker", "nanny_options"]
 
 logger = logging.getLogger(__name__)
 
 
-def worker_argv(scheduler: str, name: str, host: str, options: Mapping[str, Any]) -> list[str]:
-    """Return the ``dask worker`` command for one pilot worker.
+def nanny_options(host: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the :class:`distributed.Nanny` keywords of one pilot worker on ``host``.
 
     Examples
     --------
-    >>> worker_argv("tcp://10.0.0.1:8786", "c-0", "10.0.0.5", {"python": "python3",
-    ...             "nthreads": 2, "memory_limit": 10**9, "death_timeout": 60, "gpus": 1})[3:]
-    ['tcp://10.0.0.1:8786', '--name', 'c-0', '--host', '10.0.0.5', '--nthreads', '2', \
-'--memory-limit', '1000000000', '--death-timeout', '60', '--resources', 'GPU=1']
+    >>> nanny_options("10.0.0.5", {"nthreads": 2, "memory_limit": 10**9, "death_timeout": 60,
+    ...                            "gpus": 1, "protocol": None})
+    {'host': '10.0.0.5', 'nthreads': 2, 'memory_limit': 1000000000, 'death_timeout': 60.0, \
+'resources': {'GPU': 1}}
     """
-    argv = [
-        options.get("python") or sys.executable,
-        "-m",
-        "distributed.cli.dask_worker",
-        scheduler,
-        "--name",
-        name,
-        "--host",
-        host,
-        "--nthreads",
-        str(options.get("nthreads") or 1),
-        "--memory-limit",
-        str(options.get("memory_limit") or "auto"),
-        "--death-timeout",
-        str(options.get("death_timeout", 60)),
-    ]
+    nanny: dict[str, Any] = {
+        "host": host,
+        "nthreads": int(options.get("nthreads") or 1),
+        "memory_limit": options.get("memory_limit") or "auto",
+        "death_timeout": float(options.get("death_timeout", 60)),
+    }
     if options.get("gpus"):
-        argv += ["--resources", f"GPU={options['gpus']}"]
+        nanny["resources"] = {"GPU": options["gpus"]}
     if options.get("protocol"):
-        argv += ["--protocol", str(options["protocol"])]
-    return argv
+        nanny["protocol"] = str(options["protocol"])
+    return nanny
 
 
 class PilotWorker(ProcessInterface):
@@ -70,13 +59,14 @@ class PilotWorker(ProcessInterface):
         name: str,
         pilot: Pilot,
         options: Mapping[str, Any],
-        env: Mapping[str, str],
         start_timeout: float,
     ) -> None:
         super().__init__(scheduler=scheduler, name=name)  # type: ignore[no-untyped-call]
         self.scheduler, self.name, self.pilot = scheduler, name, pilot
-        self.options, self.env, self.start_timeout = dict(options), dict(env), start_timeout
-        self.step: Step | None = None
+        self.options, self.start_timeout = dict(options), start_timeout
+        self.handle: WorkerHandle | None = None
+        self.leaving = False  # retired by the scheduler: it closes by itself
+        self._closing: asyncio.Future[None] | None = None
         self.where: tuple[str, str] | None = None
 
     async def start(self) -> None:
@@ -85,10 +75,10 @@ class PilotWorker(ProcessInterface):
         for attempt in range(3):
             allocation, node = await self.pilot.claim(self.name)
             self.where = (allocation, node.name)
-            argv = worker_argv(self.scheduler, self.name, node.address or node.name, self.options)
+            options = nanny_options(node.address or node.name, self.options)
             try:
-                self.step = await self.pilot.launcher.start(
-                    allocation, node.name, argv, self.env, self.start_timeout
+                self.handle = await self.pilot.launcher.start(
+                    allocation, node.name, self.name, self.scheduler, options, self.start_timeout
                 )
                 break
             except LaunchError:
@@ -102,8 +92,14 @@ class PilotWorker(ProcessInterface):
         await super().start()  # type: ignore[no-untyped-call]
 
     async def close(self) -> None:
-        if self.step is not None:
-            await self.pilot.launcher.stop(self.step)
+        """Stop the worker (once, however often the cluster asks) and free its slot."""
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close())
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
+        if self.handle is not None:
+            await self.pilot.launcher.stop(self.handle, leaving=self.leaving)
         self.pilot.release(self.name)
         await super().close()  # type: ignore[no-untyped-call]
 
@@ -150,6 +146,14 @@ class PilotCluster(SpecCluster):
                 return spec
             self._i += 1
 
+    async def scale_down(self, workers: Any) -> None:
+        """Stop ``workers``, which adaptive scaling has just retired through the scheduler:
+        they are closing by themselves, and their agents give them time to."""
+        for name in workers:
+            if isinstance(worker := self.workers.get(name), PilotWorker):
+                worker.leaving = True
+        await super().scale_down(workers)  # type: ignore[no-untyped-call]
+
     async def _start(self) -> None:
         if self.pilot.settings.current:
             await self.pilot.adopt_current(self.pilot.settings.current)
@@ -165,8 +169,8 @@ class PilotCluster(SpecCluster):
             name
             for name, worker in self.workers.items()
             if isinstance(worker, PilotWorker)
-            and worker.step is not None
-            and worker.step.process.returncode is not None
+            and worker.handle is not None
+            and worker.handle.ended
             and name in self.worker_spec
         ]
         if not dead:

@@ -1,9 +1,11 @@
 """Launchers start one Dask worker on one node of an allocation, and stop it.
 
-:class:`SrunLauncher` runs it as a Slurm job step inside the held allocation
-(``srun --jobid=ID --overlap -N1 -w NODE``): no new batch job, no queue wait.
-:class:`LocalLauncher` runs it as a plain subprocess, for tests and ``allocation: current``
-on a single node.
+Each node gets one :mod:`agent <hpcdask.pilot.agent>` process, started when its allocation
+starts running (or with the node's first worker); the agent forks the node's workers from a warm
+process, so a worker starts in a fraction of a second. :class:`SrunLauncher` runs the agent as a
+Slurm job step inside the held allocation (``srun --jobid=ID --overlap -N1 -w NODE``): no new
+batch job, no queue wait. :class:`LocalLauncher` runs it as a plain subprocess, for tests and
+``allocation: current`` on a single node.
 """
 
 from __future__ import annotations
@@ -11,17 +13,23 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import json
+import logging
 import os
 import signal
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from hpcdask.errors import HpcdaskError
 
-__all__ = ["LaunchError", "Launcher", "LocalLauncher", "SrunLauncher", "Step"]
+__all__ = ["Agent", "LaunchError", "Launcher", "LocalLauncher", "SrunLauncher", "WorkerHandle"]
 
-#: Seconds a stopped worker gets between SIGTERM and SIGKILL.
+logger = logging.getLogger(__name__)
+
+#: Seconds a stopped worker gets to close; its agent gets as much again to answer.
 GRACE = 10.0
 
 
@@ -30,80 +38,215 @@ class LaunchError(HpcdaskError):
 
 
 @dataclass
-class Step:
-    """A running worker: its process here (srun, or the worker itself) and its last words."""
+class Agent:
+    """One node's agent process, its last words, and the answers awaited from it."""
 
+    where: tuple[str, str]
     process: asyncio.subprocess.Process
-    tail: collections.deque[str]
-    drain: asyncio.Task[None] | None = None
+    tail: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=20))
+    ready: asyncio.Future[None] = field(default_factory=asyncio.Future)
+    waiting: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
+    exited: set[str] = field(default_factory=set)
+    readers: list[asyncio.Future[None]] = field(default_factory=list)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.returncode is None
+
+    def said(self) -> str:
+        """Return its last lines of output, for error messages."""
+        return " | ".join(self.tail) or "no output"
+
+    def send(self, request: dict[str, Any]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write((json.dumps(request) + "\n").encode())
+
+    def expect(self, kind: str, name: str) -> asyncio.Future[dict[str, Any]]:
+        """Return the future answer (``started`` or ``stopped``) about worker ``name``."""
+        waiting = self.waiting.get((kind, name))
+        if waiting is not None:  # asked twice: one answer for both
+            return waiting
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        if not self.alive:
+            future.set_exception(LaunchError(f"node agent exited: {self.said()}"))
+        self.waiting[(kind, name)] = future
+        return future
+
+    def answer(self, event: dict[str, Any]) -> None:
+        kind, name = event.get("event"), str(event.get("name"))
+        if kind == "ready" and not self.ready.done():
+            self.ready.set_result(None)
+        elif kind == "exited":
+            self.exited.add(name)
+        elif kind in ("started", "failed"):
+            future = self.waiting.pop(("started", name), None)
+            if future is not None and not future.done():
+                future.set_result(event)
+        elif kind == "stopped":
+            future = self.waiting.pop(("stopped", name), None)
+            if future is not None and not future.done():
+                future.set_result(event)
+
+    def ended(self) -> None:
+        """The process is gone: nothing it was asked will be answered."""
+        error = LaunchError(f"node agent exited with code {self.process.returncode}: {self.said()}")
+        futures: list[asyncio.Future[Any]] = [self.ready, *self.waiting.values()]
+        for future in futures:
+            if not future.done():
+                future.set_exception(error)
+                future.exception()  # retrieved: nobody may be awaiting it any more
+        self.waiting.clear()
+
+
+@dataclass
+class WorkerHandle:
+    """A worker running under a node agent."""
+
+    agent: Agent
+    name: str
+    address: str
+
+    @property
+    def ended(self) -> bool:
+        """Whether the worker ended on its own (or with its agent, its allocation)."""
+        return not self.agent.alive or self.name in self.agent.exited
 
 
 class Launcher(ABC):
-    """Starts and stops workers on nodes of allocations."""
+    """Starts node agents inside allocations, and workers through them.
+
+    Parameters
+    ----------
+    python
+        The Python on the nodes (with distributed and hpcdask); default: this one.
+    env
+        Environment of the agents and so of the workers (Dask config, TLS credentials).
+    """
+
+    def __init__(self, python: str | None = None, env: Mapping[str, str] | None = None) -> None:
+        self.python = python or sys.executable
+        self.env = dict(env or {})
+        self.agents: dict[tuple[str, str], Agent] = {}
 
     @abstractmethod
     def command(self, allocation: str, node: str, argv: Sequence[str]) -> list[str]:
         """Return the command that runs ``argv`` on ``node`` of ``allocation``."""
 
-    async def start(
-        self,
-        allocation: str,
-        node: str,
-        argv: Sequence[str],
-        env: Mapping[str, str],
-        timeout: float,
-    ) -> Step:
-        """Start a worker and return once it has registered with the scheduler."""
-        process = await asyncio.create_subprocess_exec(
-            *self.command(allocation, node, argv),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, **env},
-            start_new_session=True,
-        )
-        step = Step(process, collections.deque(maxlen=20))
+    async def prepare(self, allocation: str, nodes: Sequence[str]) -> None:
+        """Start the agents of ``nodes`` now, so that their first workers need not wait."""
+        for node in nodes:
+            await self._agent(allocation, node)
+
+    async def _agent(self, allocation: str, node: str) -> Agent:
+        agent = self.agents.get((allocation, node))
+        if agent is not None and agent.alive:
+            return agent
+        argv = [self.python, "-m", "hpcdask.pilot.agent"]
         try:
-            await asyncio.wait_for(self._registered(step), timeout)
+            process = await asyncio.create_subprocess_exec(
+                *self.command(allocation, node, argv),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env={**os.environ, **self.env},
+                start_new_session=True,
+            )
+        except OSError as error:
+            raise LaunchError(f"cannot start the node agent on {node}: {error}") from None
+        agent = Agent((allocation, node), process)
+        agent.readers = [
+            asyncio.ensure_future(self._answers(agent)),
+            asyncio.ensure_future(self._stderr(agent)),
+        ]
+        self.agents[(allocation, node)] = agent
+        return agent
+
+    async def _answers(self, agent: Agent) -> None:
+        assert agent.process.stdout is not None
+        async for raw in agent.process.stdout:
+            try:
+                agent.answer(json.loads(raw))
+            except ValueError:  # srun's own words, or a stray print: keep them for errors
+                agent.tail.append(raw.decode(errors="replace").rstrip())
+        await agent.process.wait()
+        agent.ended()
+        if self.agents.get(agent.where) is agent:
+            del self.agents[agent.where]
+
+    async def _stderr(self, agent: Agent) -> None:
+        assert agent.process.stderr is not None
+        async for raw in agent.process.stderr:
+            agent.tail.append(raw.decode(errors="replace").rstrip())
+
+    async def start(
+        self, allocation: str, node: str, name: str, scheduler: str, options: Mapping[str, Any],
+        timeout: float,
+    ) -> WorkerHandle:  # fmt: skip
+        """Start worker ``name`` (``options``: :class:`distributed.Nanny` keywords) on ``node``
+        and return once it has registered with ``scheduler``."""
+        agent = await self._agent(allocation, node)
+        request = {"op": "start", "name": name, "scheduler": scheduler, "options": dict(options)}
+        try:
+            event = await asyncio.wait_for(self._ask(agent, request), timeout)
         except (asyncio.TimeoutError, LaunchError) as error:
-            await self.stop(step)
-            said = " | ".join(step.tail) or "no output"
+            if agent.alive:
+                agent.send({"op": "stop", "name": name})
             why = (
                 f"did not register within {timeout:g}s"
                 if isinstance(error, asyncio.TimeoutError)
                 else str(error)
             )
-            raise LaunchError(
-                f"worker on {node} (allocation {allocation}): {why}: {said}"
-            ) from None
-        step.drain = asyncio.ensure_future(self._drain(step))
-        return step
+            raise LaunchError(f"worker on {node} (allocation {allocation}): {why}") from None
+        if event["event"] == "failed":
+            raise LaunchError(f"worker on {node} (allocation {allocation}): {event['error']}")
+        return WorkerHandle(agent, name, str(event.get("address")))
 
-    async def _registered(self, step: Step) -> None:
-        assert step.process.stderr is not None
-        while line := (await step.process.stderr.readline()).decode(errors="replace"):
-            step.tail.append(line.rstrip())
-            if "Registered to:" in line:
-                return
-        raise LaunchError(f"exited with code {await step.process.wait()}")
+    async def _ask(self, agent: Agent, request: dict[str, Any]) -> dict[str, Any]:
+        await agent.ready
+        answer = agent.expect("started", request["name"])
+        agent.send(request)
+        return await answer
 
-    async def _drain(self, step: Step) -> None:
-        assert step.process.stderr is not None
-        async for raw in step.process.stderr:
-            step.tail.append(raw.decode(errors="replace").rstrip())
+    async def stop(self, worker: WorkerHandle, leaving: bool = False) -> None:
+        """Stop the worker: its agent closes it (its process is killed after a grace).
 
-    async def stop(self, step: Step) -> None:
-        """Stop the worker: SIGTERM (srun passes it on to the step), SIGKILL after a grace."""
-        if step.process.returncode is not None:
+        ``leaving``: the scheduler has retired the worker, which closes by itself; the agent
+        gives it a grace to do so before closing it."""
+        agent = worker.agent
+        if worker.ended:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(step.process.pid, signal.SIGTERM)
+        patience = GRACE if leaving else 0.0
+        answer = agent.expect("stopped", worker.name)
+        agent.send({"op": "stop", "name": worker.name, "patience": patience})
         try:
-            await asyncio.wait_for(step.process.wait(), GRACE)
+            await asyncio.wait_for(answer, patience + 2 * GRACE)
         except asyncio.TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(step.process.pid, signal.SIGKILL)
-            await step.process.wait()
+            logger.warning("worker %s on %s did not stop within %gs: %s", worker.name,
+                           agent.where[1], patience + 2 * GRACE, agent.said())  # fmt: skip
+        except LaunchError as error:
+            logger.warning("stopping worker %s on %s: %s", worker.name, agent.where[1], error)
+
+    async def close(self, allocations: Sequence[str] | None = None) -> None:
+        """Stop the agents (of ``allocations``, or all) and their workers: close their input,
+        kill them after a grace."""
+        agents = [
+            agent
+            for (allocation, _), agent in self.agents.items()
+            if allocations is None or allocation in allocations
+        ]
+        await asyncio.gather(*(self._close(agent) for agent in agents))
+
+    async def _close(self, agent: Agent) -> None:
+        if agent.alive:
+            assert agent.process.stdin is not None
+            agent.process.stdin.close()
+            try:
+                await asyncio.wait_for(agent.process.wait(), 2 * GRACE)
+            except asyncio.TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(agent.process.pid, signal.SIGKILL)
+                await agent.process.wait()
+        await asyncio.gather(*agent.readers, return_exceptions=True)
 
 
 class SrunLauncher(Launcher):
@@ -116,7 +259,7 @@ class SrunLauncher(Launcher):
         --------
         >>> SrunLauncher().command("42", "n3", ["python", "-V"])
         ['srun', '--jobid=42', '--overlap', '--nodes=1', '--ntasks=1', '--nodelist=n3', \
-'--kill-on-bad-exit=1', 'python', '-V']
+'--kill-on-bad-exit=1', '--unbuffered', 'python', '-V']
         """
         return [
             "srun",
@@ -126,6 +269,7 @@ class SrunLauncher(Launcher):
             "--ntasks=1",
             f"--nodelist={node}",
             "--kill-on-bad-exit=1",
+            "--unbuffered",
             *argv,
         ]
 

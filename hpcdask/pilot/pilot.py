@@ -103,6 +103,7 @@ class Pilot:
                 self.nodes[node.name] = node
             slots.running = True
             slots.nodes = tuple(self.nodes[n] for n in status.nodes)
+            await self.launcher.prepare(status.id, status.nodes)
             slots.idle_since = time.time()
             if status.id in self._submitted_at:
                 wait = time.time() - self._submitted_at.pop(status.id)
@@ -176,6 +177,7 @@ class Pilot:
         if spare:
             logger.info("giving back allocations %s (idle or ending)", ", ".join(spare))
             await self.allocations.cancel(spare)
+            await self.launcher.close(spare)
             for allocation in spare:
                 self._forget(allocation, JobState.CANCELLED)
         try:
@@ -194,6 +196,7 @@ class Pilot:
     async def close(self) -> None:
         """Give back every allocation this pilot requested."""
         ours = [a for a in self.book.allocations if a != self.settings.current]
+        await self.launcher.close()
         await self.allocations.cancel(ours)
         self.book.allocations.clear()
 

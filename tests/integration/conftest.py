@@ -348,6 +348,8 @@ def _no_leaked_batch_jobs(request: pytest.FixtureRequest) -> Iterator[None]:
 DASK_PROCESS = re.compile(
     r"(?:^|[\s/])dask[- ](?:worker|scheduler)(?:\s|$)"
     r"|distributed\.cli\.dask_(?:worker|scheduler|spec)\b"
+    r"|hpcdask\.pilot\.agent\b"  # a pilot's node agent
+    r"|multiprocessing\.forkserver import main"  # the agent's forkserver and its workers
 )
 
 

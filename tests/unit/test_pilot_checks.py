@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -164,3 +165,18 @@ def test_cli_check_of_a_pilot_resource(
     }, result.stdout
     assert result.exit_code == 0
     assert "job-script" not in result.stdout  # the per-worker job script is not a pilot's
+
+
+def test_a_python_that_cannot_run_the_node_agent_fails(tmp_path: Path, commands: Path) -> None:
+    python = tmp_path / "python"  # a python on which neither hpcdask nor distributed is found
+    python.write_text("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'hpcdask'\" >&2\n"
+                      "exit 1\n")  # fmt: skip
+    python.chmod(0o755)
+    worker = {"cores": 4, "processes": 2, "memory": "2GB", "python": str(python)}
+    assert _checks(_slurm(), worker=worker)["python"] == (
+        FAILED,
+        f"{python} cannot run the node agent: ModuleNotFoundError: No module named 'hpcdask'",
+    )
+    worker["python"] = sys.executable
+    status, detail = _checks(_slurm(), worker=worker)["python"]
+    assert status is Status.OK and detail.endswith("runs the node agent"), detail

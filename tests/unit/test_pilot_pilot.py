@@ -48,12 +48,27 @@ class FakeAllocations(Allocations):
         )
 
 
+class QuietLauncher(LocalLauncher):
+    """Starts no node agents: remembers which allocations' agents it was asked to start or stop."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prepared: list[tuple[str, tuple[str, ...]]] = []
+        self.closed: list[str] = []
+
+    async def prepare(self, allocation: str, nodes: Sequence[str]) -> None:
+        self.prepared.append((allocation, tuple(nodes)))
+
+    async def close(self, allocations: Sequence[str] | None = None) -> None:
+        self.closed += allocations or ["all"]
+
+
 def _pilot(wanted: int, **settings: object) -> tuple[Pilot, FakeAllocations]:
     fake = FakeAllocations()
     defaults: dict[str, object] = {"margin": 30.0, "idle_timeout": 0.0, "per_node": 2}
     pilot = Pilot(
         fake,
-        LocalLauncher(),
+        QuietLauncher(),
         SlotBook(WorkerSize(1, GB, per_node=2)),
         PilotSettings(**{**defaults, **settings}),  # type: ignore[arg-type]
         wanted=lambda: wanted,
@@ -69,6 +84,8 @@ def _started(pilot: Pilot, fake: FakeAllocations, left: float, workers: int) -> 
     [allocation] = pilot.submitted
     fake.run(allocation, left)
     asyncio.run(pilot.refresh(force=True))
+    assert isinstance(pilot.launcher, QuietLauncher)
+    assert pilot.launcher.prepared[-1] == (allocation, (f"n{allocation}",))  # agents start now
     for i in range(workers):
         assert pilot.book.place(f"w{i}", 0, 0) is not None
     return allocation
@@ -99,6 +116,8 @@ def test_no_replacement_when_no_worker_is_wanted() -> None:
     assert asyncio.run(pilot.tick()) == []
     assert pilot.submitted == [first]
     assert fake.cancelled == [first]  # idle and nobody wants it
+    assert isinstance(pilot.launcher, QuietLauncher)
+    assert pilot.launcher.closed == [first]  # and its node agents are stopped
 
 
 def test_an_ending_allocation_without_workers_is_given_back_at_once() -> None:
