@@ -13,7 +13,9 @@ Same workers for both: one dask-jobqueue job, or one node of a pilot allocation,
 workers of 2 threads and 1 GB (cores 4, processes 2, memory 2GB); no TLS; the schedulers on
 loopback. The figure is the time to solution of the whole workload, gaps included, from the
 first burst's submission to the last result; medians of ``--reps`` runs, variants alternating,
-each run on a fresh cluster (so each pays for its first allocation or jobs).
+each run on a fresh cluster (so each pays for its first allocation or jobs). At the end of each
+gap it counts the batch jobs still in ``squeue`` and the workers the scheduler still has: no
+workers means the gap was long enough for adaptive scaling to release them all.
 
 Needs the test Slurm (``tests/infra/up.sh``); hold the testbed lock while it runs:
 
@@ -85,6 +87,7 @@ class Run:
     bursts: tuple[float, ...]
     jobs: int  # batch jobs submitted
     held: tuple[int, ...]  # of those, still in squeue at the end of each gap
+    warm: tuple[int, ...]  # workers the scheduler still had at the end of each gap
 
 
 class CountedSLURMJob(SLURMJob):
@@ -120,12 +123,18 @@ def run_workload(client: Client, workload: Workload, jobs: Callable[[], list[str
     start = time.perf_counter()
     bursts: list[float] = []
     held: list[int] = []
+    warm: list[int] = []
     for number in range(workload.bursts):
         if number:
             time.sleep(workload.gap)
             held.append(len(in_queue(jobs())))
+            warm.append(client.run_on_scheduler(_workers))
         bursts.append(burst(client, workload))
-    return Run(time.perf_counter() - start, tuple(bursts), len(jobs()), tuple(held))
+    return Run(time.perf_counter() - start, tuple(bursts), len(jobs()), tuple(held), tuple(warm))
+
+
+def _workers(dask_scheduler: Any) -> int:
+    return len(dask_scheduler.workers)
 
 
 def pilot_resource(workload: Workload) -> dict[str, Any]:
@@ -184,9 +193,10 @@ VARIANTS: dict[str, Callable[[Workload, Path], Run]] = {
 def describe(run: Run) -> str:
     bursts = ", ".join(f"{seconds:.1f}" for seconds in run.bursts)
     held = ", ".join(str(count) for count in run.held)
+    warm = ", ".join(str(count) for count in run.warm)
     return (
         f"{run.total:6.1f} s (bursts {bursts} s), {run.jobs} batch jobs, "
-        f"in squeue at the gaps' ends: {held}"
+        f"in squeue at the gaps' ends: {held}; workers then: {warm}"
     )
 
 
@@ -210,6 +220,7 @@ def summary(runs: list[Run]) -> Run:
         tuple(statistics.median(b) for b in zip(*(r.bursts for r in runs), strict=True)),
         round(statistics.median(r.jobs for r in runs)),
         tuple(max(h) for h in zip(*(r.held for r in runs), strict=True)),
+        tuple(max(w) for w in zip(*(r.warm for r in runs), strict=True)),
     )
 
 
@@ -230,12 +241,14 @@ def report(workload: Workload, runs: dict[str, list[Run]], reps: int) -> None:
     pilot, raw = med["hpcdask pilot"], med["dask-jobqueue"]
     whole, busy = raw.total / pilot.total, sum(raw.bursts) / sum(pilot.bursts)
     heads = "".join(f"{f'burst {i + 1}':>9}" for i in range(workload.bursts))
-    print(f"Median of {reps} runs (variants alternating; in squeue at gap ends: the most seen):")
-    print(f"  {'':<14} {'time to solution':>17}{heads} {'batch jobs':>11}  in squeue at gap ends")
+    print(f"Median of {reps} runs (variants alternating; at gap ends: the most seen):")
+    print(f"  {'':<14} {'time to solution':>17}{heads} {'batch jobs':>11}  in squeue at gap "
+          "ends  workers at gap ends")  # fmt: skip
     for name, run in med.items():
         bursts = "".join(f"{seconds:>7.1f} s" for seconds in run.bursts)
         held = ", ".join(str(count) for count in run.held)
-        print(f"  {name:<14} {run.total:>15.1f} s{bursts} {run.jobs:>11}  {held}")
+        warm = ", ".join(str(count) for count in run.warm)
+        print(f"  {name:<14} {run.total:>15.1f} s{bursts} {run.jobs:>11}  {held:<21} {warm}")
     verdict = "met" if whole >= 2 else "missed"
     print(f"  speed-up jobqueue/pilot: {whole:.2f}x for the whole workload (target >= 2x: "
           f"{verdict}); {busy:.2f}x counting the bursts only (gaps left out)")  # fmt: skip

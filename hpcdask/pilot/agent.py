@@ -93,15 +93,15 @@ class Agent:
             _say("exited", name=name)
 
     async def stop(self, name: str, patience: float = 0.0) -> None:
-        """Stop worker ``name``. With ``patience``, first wait that long for it to leave by
-        itself: a worker the scheduler has retired is closing already, and closing its nanny
-        meanwhile would leave it waiting for the nanny until it is killed."""
+        """Stop worker ``name``. With ``patience``, first wait up to that long for it to tell
+        its nanny that it is closing: a worker the scheduler has retired is closing already, and
+        closing its nanny before it has said so leaves it waiting for the nanny until killed."""
         nanny = self.nannies.get(name)
         if nanny is not None:
             self.stopping.add(name)
             if patience:
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(nanny.finished(), patience)  # type: ignore[no-untyped-call]
+                    await asyncio.wait_for(_closing(nanny), patience)
             with contextlib.suppress(Exception):
                 await nanny.close(timeout=GRACE)
             self.nannies.pop(name, None)
@@ -111,6 +111,14 @@ class Agent:
     async def close(self) -> None:
         """Stop every worker (closing stdin or SIGTERM)."""
         await asyncio.gather(*(self.stop(name) for name in list(self.nannies)))
+
+
+async def _closing(nanny: Nanny) -> None:
+    """Return once the worker of ``nanny`` has told it that it closes (or it has closed)."""
+    from distributed.core import Status
+
+    while nanny.status not in (Status.closing_gracefully, Status.closing, Status.closed):
+        await asyncio.sleep(0.02)
 
 
 def _start_method() -> None:
