@@ -73,19 +73,18 @@ class Agent:
         return future
 
     def answer(self, event: dict[str, Any]) -> None:
-        kind, name = event.get("event"), str(event.get("name"))
+        """Take one event from the agent: resolve what awaits it, note workers that exited."""
+        kind, name = str(event.get("event")), str(event.get("name"))
         if kind == "ready" and not self.ready.done():
             self.ready.set_result(None)
         elif kind == "exited":
             self.exited.add(name)
-        elif kind in ("started", "failed"):
-            future = self.waiting.pop(("started", name), None)
-            if future is not None and not future.done():
-                future.set_result(event)
-        elif kind == "stopped":
-            future = self.waiting.pop(("stopped", name), None)
-            if future is not None and not future.done():
-                future.set_result(event)
+        if kind in ("started", "failed"):
+            kind = "started"  # the answer to a start either way
+            self.exited.discard(name)  # a new worker of a name used before
+        future = self.waiting.pop((kind, name), None)
+        if future is not None and not future.done():
+            future.set_result(event)
 
     def ended(self) -> None:
         """The process is gone: nothing it was asked will be answered."""

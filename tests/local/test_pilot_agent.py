@@ -99,6 +99,9 @@ def test_a_worker_that_ends_on_its_own_is_seen_ended() -> None:
             await scheduler.retire_workers(names=["w0"], remove=True, close_workers=True)
             await _until(lambda: handle.ended, "the agent to report w0 exited")
             assert not other.ended
+            again = await launcher.start("a1", "n1", "w0", scheduler.address, OPTIONS, 60)
+            assert not again.ended  # a new worker of the same name is not the one that ended
+            assert _names(scheduler) == {"w0", "w1"}
 
     _run(test)
 
