@@ -20,6 +20,7 @@ __all__ = [
     "JobqueueResource",
     "LSFResource",
     "MoabResource",
+    "NodeSSH",
     "OARResource",
     "PBSResource",
     "SGEResource",
@@ -71,10 +72,23 @@ Duration = Annotated[str, BeforeValidator(_duration)]
 Setting = Annotated[str | None, BeforeValidator(_blank_is_unset)]
 
 
+class NodeSSH(Model):
+    """How ``launcher: ssh`` logs into the nodes of an allocation. Keys left out come from
+    ``~/.ssh/config`` and the agent (host-based login inside a cluster needs none);
+    ``known-hosts: ignore`` skips host-key checks."""
+
+    user: str | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    identity: str | None = None
+    known_hosts: str | None = None
+
+
 class AllocationSpec(Model):
     """Pilot mode: hold allocations of nodes and start workers inside them.
 
     ``allocation: current`` uses the allocation hpcdask runs inside (``SLURM_JOB_ID``).
+    ``launcher`` is how the node agents start: as job steps (``srun``, the default) or over
+    ``ssh`` (for sites that allow no overlapping job steps), with the ``ssh:`` settings.
     """
 
     current: bool = False
@@ -83,6 +97,8 @@ class AllocationSpec(Model):
     walltime: Walltime | None = None
     idle_timeout: str = "5m"
     walltime_margin: str = "2m"
+    launcher: Literal["srun", "ssh"] = "srun"
+    ssh: NodeSSH | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -92,6 +108,14 @@ class AllocationSpec(Model):
         if isinstance(data, str):
             raise ValueError(f"expected 'current' or a mapping of keys, got {data!r}")
         return data
+
+    @model_validator(mode="after")
+    def _ssh_needs_its_launcher(self) -> Self:
+        if self.ssh is not None and self.launcher != "ssh":
+            raise PydanticCustomError(
+                "ssh_launcher", "ssh: settings are for launcher: ssh (the launcher is srun)"
+            )
+        return self
 
 
 class JobqueueResource(Resource):

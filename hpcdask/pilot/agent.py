@@ -12,8 +12,10 @@ It reads one JSON request per line on stdin and answers with one JSON event per 
 - ``{"op": "stop", "name": N, "patience": SECONDS}`` → ``{"event": "stopped", "name": N}``
 - a worker that ends on its own (its scheduler went away) → ``{"event": "exited", "name": N}``
 
-It first says ``{"event": "ready"}``. When stdin closes, or on SIGTERM, it stops its workers
-and leaves. This module needs only the standard library and distributed on the nodes.
+With ``--env-on-stdin`` its first line of input is ``{"env": {...}}``, the environment the
+launcher could not pass otherwise (over ssh). It first says ``{"event": "ready"}``. When stdin
+closes, or on SIGTERM, it stops its workers and leaves. This module needs only the standard
+library and distributed on the nodes.
 """
 
 from __future__ import annotations
@@ -167,8 +169,24 @@ async def _read(reader: asyncio.StreamReader, agent: Agent) -> None:
             agent.handle(json.loads(line))
 
 
+def _env_from_stdin() -> None:
+    """Take the environment from the first line of input: ``{"env": {NAME: VALUE}}``.
+
+    Read byte by byte, so that nothing after that line is taken from the requests."""
+    line = b""
+    while not line.endswith(b"\n"):
+        byte = os.read(0, 1)
+        if not byte:
+            break
+        line += byte
+    if line.strip():
+        os.environ.update(json.loads(line)["env"])
+
+
 def main() -> None:
-    """Serve until stdin closes."""
+    """Serve until stdin closes (``--env-on-stdin``: the first line sets the environment)."""
+    if "--env-on-stdin" in sys.argv[1:]:
+        _env_from_stdin()
     _start_method()
     _warm()
     asyncio.run(_serve())

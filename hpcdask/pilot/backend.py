@@ -14,9 +14,10 @@ from hpcdask.models import JobqueueResource, SlurmResource
 if TYPE_CHECKING:
     from distributed.security import Security
 
-    from hpcdask.models import Resource
+    from hpcdask.models import NodeSSH, Resource
     from hpcdask.pilot.allocation import SlurmAllocations
     from hpcdask.pilot.cluster import PilotCluster
+    from hpcdask.pilot.launcher import Launcher
     from hpcdask.pilot.pilot import Pilot
     from hpcdask.pilot.slots import WorkerSize
     from hpcdask.shell import Shell
@@ -27,6 +28,7 @@ __all__ = [
     "directive_words",
     "margin_problem",
     "slurm_allocations",
+    "ssh_options",
     "worker_size",
 ]
 
@@ -94,8 +96,46 @@ def worker_size(resource: JobqueueResource) -> WorkerSize:
     return WorkerSize(worker.threads_per_process() or 1, worker.memory_per_process() or 0, per_node)
 
 
+def ssh_options(spec: NodeSSH | None) -> list[str]:
+    """Return the ``ssh`` options of ``launcher: ssh``'s ``ssh:`` block.
+
+    Examples
+    --------
+    >>> from hpcdask.models import NodeSSH
+    >>> ssh_options(NodeSSH(user="alice", port=2222, known_hosts="ignore"))
+    ['-l', 'alice', '-p', '2222', '-o', 'StrictHostKeyChecking=no', '-o', \
+'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR']
+    """
+    if spec is None:
+        return []
+    options: list[str] = []
+    if spec.user:
+        options += ["-l", spec.user]
+    if spec.port:
+        options += ["-p", str(spec.port)]
+    if spec.identity:
+        options += ["-i", os.path.expanduser(spec.identity), "-o", "IdentitiesOnly=yes"]
+    if spec.known_hosts == "ignore":
+        options += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+        options += ["-o", "LogLevel=ERROR"]
+    elif spec.known_hosts:
+        options += ["-o", f"UserKnownHostsFile={os.path.expanduser(spec.known_hosts)}"]
+    return options
+
+
+def _launcher(resource: SlurmResource, security: Security | None) -> Launcher:
+    """Return how ``resource``'s node agents start: job steps, or ssh."""
+    from hpcdask.pilot.launcher import SrunLauncher, SshLauncher
+
+    spec = resource.allocation
+    assert spec is not None
+    env = _env(resource, security)
+    if spec.launcher == "ssh":
+        return SshLauncher(resource.worker.python, env, ssh_options(spec.ssh))
+    return SrunLauncher(resource.worker.python, env)
+
+
 def _pilot(resource: SlurmResource, security: Security | None) -> Pilot:
-    from hpcdask.pilot.launcher import SrunLauncher
     from hpcdask.pilot.pilot import Pilot, PilotSettings
     from hpcdask.pilot.slots import SlotBook
     from hpcdask.shell import SubprocessShell
@@ -123,7 +163,7 @@ def _pilot(resource: SlurmResource, security: Security | None) -> Pilot:
         current=current,
     )
     allocations = slurm_allocations(resource, SubprocessShell())
-    launcher = SrunLauncher(resource.worker.python, _env(resource, security))
+    launcher = _launcher(resource, security)
     return Pilot(allocations, launcher, SlotBook(size), settings, wanted=lambda: 0)
 
 

@@ -1,11 +1,11 @@
 """Preflight checks of pilot resources (``allocation:``), for ``hpcdask check``.
 
-A pilot needs more of Slurm than one batch job per worker group does: ``srun`` to start workers
-inside the allocation and ``scontrol`` to learn its nodes. It submits one allocation request
-(checked with ``sbatch --test-only``) and places workers on nodes by their cores and memory
-(checked against the partition's nodes). Its node agents need hpcdask in the workers' python
-(checked here when that python runs here too). The partition and scheduler checks are the
-batch resources' own.
+A pilot needs more of Slurm than one batch job per worker group does: ``scontrol`` to learn the
+nodes of its allocations, and ``srun`` (or ``ssh``, by its launcher) to start their agents.
+It submits one allocation request (checked with ``sbatch --test-only``) and places workers on
+nodes by their cores and memory (checked against the partition's nodes). Its node agents need
+hpcdask in the workers' python (checked here when that python runs here too). The partition and
+scheduler checks are the batch resources' own.
 """
 
 from __future__ import annotations
@@ -36,13 +36,15 @@ from hpcdask.shell import CommandError, Shell, one_line
 
 __all__ = ["COMMANDS", "pilot_checks"]
 
-#: The Slurm commands a pilot runs.
-COMMANDS = ("sbatch", "squeue", "scancel", "srun", "scontrol")
+#: The Slurm commands a pilot runs (and ``srun`` or ``ssh``, by its launcher).
+COMMANDS = ("sbatch", "squeue", "scancel", "scontrol")
 
 
 def pilot_checks(resource: SlurmResource, shell: Shell) -> list[Check]:
     """Run every check of the pilot resource ``resource``, in a fixed order."""
-    found = commands_check(COMMANDS, "Slurm")
+    spec = resource.allocation
+    launcher = spec.launcher if spec is not None else "srun"
+    found = commands_check([*COMMANDS, launcher], "Slurm")
     asked = run_sync(lambda: _ask(resource, shell)) if found.status is not Status.FAILED else []
     checks = [_agent_python(resource), _walltime(resource), _scheduler_address(resource)]
     return [found, *asked, *checks]

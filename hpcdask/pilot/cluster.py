@@ -78,7 +78,7 @@ class PilotWorker(ProcessInterface):
             options = nanny_options(node.address or node.name, self.options)
             try:
                 self.handle = await self.pilot.launcher.start(
-                    allocation, node.name, self.name, self.scheduler, options, self.start_timeout
+                    allocation, node, self.name, self.scheduler, options, self.start_timeout
                 )
                 break
             except LaunchError:

@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import os
+import shlex
 import signal
 import sys
 from abc import ABC, abstractmethod
@@ -24,8 +25,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hpcdask.errors import HpcdaskError
+from hpcdask.pilot.slots import Node
 
-__all__ = ["Agent", "LaunchError", "Launcher", "LocalLauncher", "SrunLauncher", "WorkerHandle"]
+__all__ = [
+    "Agent",
+    "LaunchError",
+    "Launcher",
+    "LocalLauncher",
+    "SrunLauncher",
+    "SshLauncher",
+    "WorkerHandle",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -126,38 +136,47 @@ class Launcher(ABC):
         self.python = python or sys.executable
         self.env = dict(env or {})
         self.agents: dict[tuple[str, str], Agent] = {}
+        self._closing: set[asyncio.Future[None]] = set()
+
+    #: Whether the agent's environment goes to it on its first line of input (where the
+    #: command cannot carry it: ssh passes no environment, and a command line is public).
+    env_on_stdin = False
 
     @abstractmethod
-    def command(self, allocation: str, node: str, argv: Sequence[str]) -> list[str]:
+    def command(self, allocation: str, node: Node, argv: Sequence[str]) -> list[str]:
         """Return the command that runs ``argv`` on ``node`` of ``allocation``."""
 
-    async def prepare(self, allocation: str, nodes: Sequence[str]) -> None:
+    async def prepare(self, allocation: str, nodes: Sequence[Node]) -> None:
         """Start the agents of ``nodes`` now, so that their first workers need not wait."""
         for node in nodes:
             await self._agent(allocation, node)
 
-    async def _agent(self, allocation: str, node: str) -> Agent:
-        agent = self.agents.get((allocation, node))
+    async def _agent(self, allocation: str, node: Node) -> Agent:
+        agent = self.agents.get((allocation, node.name))
         if agent is not None and agent.alive:
             return agent
         argv = [self.python, "-m", "hpcdask.pilot.agent"]
+        if self.env_on_stdin:
+            argv.append("--env-on-stdin")
         try:
             process = await asyncio.create_subprocess_exec(
                 *self.command(allocation, node, argv),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
-                env={**os.environ, **self.env},
+                env=os.environ if self.env_on_stdin else {**os.environ, **self.env},
                 start_new_session=True,
             )
         except OSError as error:
-            raise LaunchError(f"cannot start the node agent on {node}: {error}") from None
-        agent = Agent((allocation, node), process)
+            raise LaunchError(f"cannot start the node agent on {node.name}: {error}") from None
+        agent = Agent((allocation, node.name), process)
+        if self.env_on_stdin:
+            agent.send({"env": self.env})
         agent.readers = [
             asyncio.ensure_future(self._answers(agent)),
             asyncio.ensure_future(self._stderr(agent)),
         ]
-        self.agents[(allocation, node)] = agent
+        self.agents[(allocation, node.name)] = agent
         return agent
 
     async def _answers(self, agent: Agent) -> None:
@@ -178,7 +197,7 @@ class Launcher(ABC):
             agent.tail.append(raw.decode(errors="replace").rstrip())
 
     async def start(
-        self, allocation: str, node: str, name: str, scheduler: str, options: Mapping[str, Any],
+        self, allocation: str, node: Node, name: str, scheduler: str, options: Mapping[str, Any],
         timeout: float,
     ) -> WorkerHandle:  # fmt: skip
         """Start worker ``name`` (``options``: :class:`distributed.Nanny` keywords) on ``node``
@@ -195,9 +214,9 @@ class Launcher(ABC):
                 if isinstance(error, asyncio.TimeoutError)
                 else str(error)
             )
-            raise LaunchError(f"worker on {node} (allocation {allocation}): {why}") from None
+            raise LaunchError(f"worker on {node.name} (allocation {allocation}): {why}") from None
         if event["event"] == "failed":
-            raise LaunchError(f"worker on {node} (allocation {allocation}): {event['error']}")
+            raise LaunchError(f"worker on {node.name} (allocation {allocation}): {event['error']}")
         return WorkerHandle(agent, name, str(event.get("address")))
 
     async def _ask(self, agent: Agent, request: dict[str, Any]) -> dict[str, Any]:
@@ -225,6 +244,13 @@ class Launcher(ABC):
         except LaunchError as error:
             logger.warning("stopping worker %s on %s: %s", worker.name, agent.where[1], error)
 
+    def forget(self, allocation: str) -> None:
+        """Stop the agents of ``allocation``, which has ended, in the background (over ssh
+        they would outlive it)."""
+        task = asyncio.ensure_future(self.close([allocation]))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
     async def close(self, allocations: Sequence[str] | None = None) -> None:
         """Stop the agents (of ``allocations``, or all) and their workers: close their input,
         kill them after a grace."""
@@ -234,6 +260,8 @@ class Launcher(ABC):
             if allocations is None or allocation in allocations
         ]
         await asyncio.gather(*(self._close(agent) for agent in agents))
+        if allocations is None:
+            await asyncio.gather(*self._closing, return_exceptions=True)
 
     async def _close(self, agent: Agent) -> None:
         if agent.alive:
@@ -251,12 +279,12 @@ class Launcher(ABC):
 class SrunLauncher(Launcher):
     """Workers as Slurm job steps inside an existing allocation."""
 
-    def command(self, allocation: str, node: str, argv: Sequence[str]) -> list[str]:
+    def command(self, allocation: str, node: Node, argv: Sequence[str]) -> list[str]:
         """Return ``srun --jobid=ID --overlap -N1 -n1 -w NODE ARGV``.
 
         Examples
         --------
-        >>> SrunLauncher().command("42", "n3", ["python", "-V"])
+        >>> SrunLauncher().command("42", Node("n3", 8, 2**30), ["python", "-V"])
         ['srun', '--jobid=42', '--overlap', '--nodes=1', '--ntasks=1', '--nodelist=n3', \
 '--kill-on-bad-exit=1', '--unbuffered', 'python', '-V']
         """
@@ -266,15 +294,58 @@ class SrunLauncher(Launcher):
             "--overlap",
             "--nodes=1",
             "--ntasks=1",
-            f"--nodelist={node}",
+            f"--nodelist={node.name}",
             "--kill-on-bad-exit=1",
             "--unbuffered",
             *argv,
         ]
 
 
+class SshLauncher(Launcher):
+    """Node agents over ``ssh`` to the allocation's nodes (their Slurm address, else name),
+    where the site allows no overlapping job steps. The agents' environment goes through their
+    input, never their command line.
+
+    Parameters
+    ----------
+    options
+        Extra ``ssh`` options (see :func:`hpcdask.pilot.backend.ssh_options`).
+    """
+
+    env_on_stdin = True
+
+    def __init__(
+        self,
+        python: str | None = None,
+        env: Mapping[str, str] | None = None,
+        options: Sequence[str] = (),
+    ) -> None:
+        super().__init__(python, env)
+        self.options = tuple(options)
+
+    def command(self, allocation: str, node: Node, argv: Sequence[str]) -> list[str]:
+        """Return ``ssh [OPTIONS] NODE ARGV``, never asking for a password.
+
+        Examples
+        --------
+        >>> SshLauncher(options=["-p", "2222"]).command(
+        ...     "42", Node("n3", 8, 2**30, "10.0.0.3"), ["python", "-m", "x"])[-4:]
+        ['-p', '2222', '10.0.0.3', 'python -m x']
+        """
+        return [
+            "ssh",
+            "-o", "BatchMode=yes",
+            "-o", "ConnectTimeout=10",
+            "-o", "ServerAliveInterval=5",
+            "-o", "ServerAliveCountMax=3",
+            *self.options,
+            node.address or node.name,
+            shlex.join(argv),
+        ]  # fmt: skip
+
+
 class LocalLauncher(Launcher):
     """Workers as subprocesses of this process (one node: this machine)."""
 
-    def command(self, allocation: str, node: str, argv: Sequence[str]) -> list[str]:
+    def command(self, allocation: str, node: Node, argv: Sequence[str]) -> list[str]:
         return list(argv)

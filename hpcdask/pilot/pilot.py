@@ -96,6 +96,7 @@ class Pilot:
             return
         if status.state.ended:
             self._ended(status, slots)
+            self.launcher.forget(status.id)
             return
         if status.state is JobState.RUNNING and not slots.running:
             missing = [n for n in status.nodes if n not in self.nodes]
@@ -103,7 +104,7 @@ class Pilot:
                 self.nodes[node.name] = node
             slots.running = True
             slots.nodes = tuple(self.nodes[n] for n in status.nodes)
-            await self.launcher.prepare(status.id, status.nodes)
+            await self.launcher.prepare(status.id, slots.nodes)
             slots.idle_since = time.time()
             if status.id in self._submitted_at:
                 wait = time.time() - self._submitted_at.pop(status.id)
@@ -131,10 +132,16 @@ class Pilot:
             self.ended.popitem(last=False)
 
     async def claim(self, worker: str) -> tuple[str, Node]:
-        """Return a slot for ``worker``, requesting allocations while none is free."""
+        """Return a slot for ``worker``, requesting allocations while none is free.
+
+        A free slot in the book is taken at once: the tick keeps the book within a second of
+        the batch system, and a launch into an allocation that has just ended fails and claims
+        again. The batch system is asked only when no slot is free."""
         while True:
-            await self.refresh()
             placed = self.book.place(worker, time.time(), self.settings.margin)
+            if placed is None:
+                await self.refresh()
+                placed = self.book.place(worker, time.time(), self.settings.margin)
             if placed is not None:
                 allocation, node = placed
                 return allocation, self.nodes[node]

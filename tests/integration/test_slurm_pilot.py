@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import yaml
 from distributed import Client
@@ -21,6 +23,8 @@ from hpcdask.dashboard import fetch
 from hpcdask.jobs import JobState
 from hpcdask.pilot.allocation import parse_time_left
 from hpcdask.pilot.cluster import PilotCluster
+
+from .conftest import dask_processes
 
 pytestmark = pytest.mark.slurm
 
@@ -321,11 +325,47 @@ def test_sigkill_of_the_owner_leaves_no_allocation(tmp_path: Path, slurm_conf: P
             owner.stdout.close()
 
 
+#: The process an agent runs under, by launcher.
+AGENT_PARENT = {"srun": "slurmstepd", "ssh": "sshd"}
+
+
+def _agent_parents() -> list[set[str]]:
+    """For each node agent on the machine (not the srun or ssh that started it), the command
+    names of its ancestors."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        if (process.info["cmdline"] or [])[1:3] == ["-m", "hpcdask.pilot.agent"]:
+            with contextlib.suppress(psutil.Error):
+                found.append({parent.name() for parent in process.parents()})
+    return found
+
+
+@pytest.mark.parametrize("launcher", ["srun", "ssh"])
 def test_pilot_on_namespace_nodes_with_tls(
-    pilot: Callable[..., PilotCluster], bridge_address: str, slurm_info: dict[str, Any]
+    pilot: Callable[..., PilotCluster],
+    bridge_address: str,
+    slurm_info: dict[str, Any],
+    launcher: str,
+    request: pytest.FixtureRequest,
 ) -> None:
-    """Nodes with their own addresses (network namespaces) reach a scheduler on the bridge."""
-    cluster = pilot(queue="ns", interface="eth0", tls=True, **{"scheduler-host": bridge_address})
+    """Nodes with their own addresses (network namespaces) reach a scheduler on the bridge.
+    The node agents are job steps, or (``launcher: ssh``) ssh sessions to the nodes' addresses
+    that get their TLS credentials on their input."""
+    allocation: dict[str, Any] = {"nodes": 2, "maximum": 2, "idle-timeout": "3s"}
+    if launcher == "ssh":
+        ssh = {
+            "user": request.getfixturevalue("ssh_user"),
+            "identity": str(request.getfixturevalue("ssh_identity")),
+            "known-hosts": str(request.getfixturevalue("ssh_known_hosts")),
+        }
+        allocation.update(launcher="ssh", ssh=ssh)
+    cluster = pilot(
+        queue="ns",
+        interface="eth0",
+        tls=True,
+        allocation=allocation,
+        **{"scheduler-host": bridge_address},
+    )
     assert cluster.scheduler_address.startswith(f"tls://{bridge_address}:")
     cluster.scale(4)
     with Client(cluster) as client:
@@ -334,4 +374,11 @@ def test_pilot_on_namespace_nodes_with_tls(
         namespace_nodes = {slurm_info["node_addresses"][n] for n in slurm_info["partitions"]["ns"]}
         assert len(hosts) == 2 and hosts <= namespace_nodes
         assert client.submit(sum, range(10)).result() == 45
+        parents = _agent_parents()  # one agent per node
+        assert len(parents) == 2 and all(AGENT_PARENT[launcher] in p for p in parents), parents
+        other = AGENT_PARENT["ssh" if launcher == "srun" else "srun"]
+        assert not any(other in names for names in parents), parents
+        assert not any("BEGIN" in p.cmdline for p in dask_processes())  # no key on a command line
     assert len(cluster.pilot.submitted) == 1
+    cluster.close()
+    wait_until(lambda: not _agent_parents(), "the agents to leave with their cluster", 30)

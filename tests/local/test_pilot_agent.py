@@ -19,7 +19,9 @@ from distributed import Scheduler
 from hpcdask.daskconfig import nested
 from hpcdask.pilot.agent import METHOD
 from hpcdask.pilot.launcher import LaunchError, LocalLauncher, WorkerHandle
+from hpcdask.pilot.slots import Node
 
+N1, N2 = Node("n1", 4, 4 * 10**9), Node("n2", 4, 4 * 10**9)
 OPTIONS: dict[str, Any] = {"host": "127.0.0.1", "nthreads": 1, "death_timeout": 20.0}
 
 
@@ -56,10 +58,9 @@ def _run(test: Callable[[], Awaitable[None]]) -> None:
 def test_one_agent_per_node_starts_and_stops_its_workers() -> None:
     async def test() -> None:
         async with _cluster() as (scheduler, launcher):
-            await launcher.prepare("a1", ["n1"])
+            await launcher.prepare("a1", [N1])
             start = [
-                launcher.start("a1", "n1", f"w{i}", scheduler.address, OPTIONS, 60)
-                for i in range(3)
+                launcher.start("a1", N1, f"w{i}", scheduler.address, OPTIONS, 60) for i in range(3)
             ]
             handles: list[WorkerHandle] = list(await asyncio.gather(*start))
             assert _names(scheduler) == {"w0", "w1", "w2"}  # registered when start returns
@@ -81,7 +82,7 @@ def test_one_agent_per_node_starts_and_stops_its_workers() -> None:
 def test_a_worker_retired_by_the_scheduler_leaves_without_being_killed() -> None:
     async def test() -> None:
         async with _cluster() as (scheduler, launcher):
-            handle = await launcher.start("a1", "n1", "w0", scheduler.address, OPTIONS, 60)
+            handle = await launcher.start("a1", N1, "w0", scheduler.address, OPTIONS, 60)
             await scheduler.retire_workers(names=["w0"], remove=True, close_workers=True)
             await launcher.stop(handle, leaving=True)
             assert _names(scheduler) == set()
@@ -94,12 +95,12 @@ def test_a_worker_retired_by_the_scheduler_leaves_without_being_killed() -> None
 def test_a_worker_that_ends_on_its_own_is_seen_ended() -> None:
     async def test() -> None:
         async with _cluster() as (scheduler, launcher):
-            handle = await launcher.start("a1", "n1", "w0", scheduler.address, OPTIONS, 60)
-            other = await launcher.start("a1", "n1", "w1", scheduler.address, OPTIONS, 60)
+            handle = await launcher.start("a1", N1, "w0", scheduler.address, OPTIONS, 60)
+            other = await launcher.start("a1", N1, "w1", scheduler.address, OPTIONS, 60)
             await scheduler.retire_workers(names=["w0"], remove=True, close_workers=True)
             await _until(lambda: handle.ended, "the agent to report w0 exited")
             assert not other.ended
-            again = await launcher.start("a1", "n1", "w0", scheduler.address, OPTIONS, 60)
+            again = await launcher.start("a1", N1, "w0", scheduler.address, OPTIONS, 60)
             assert not again.ended  # a new worker of the same name is not the one that ended
             assert _names(scheduler) == {"w0", "w1"}
 
@@ -109,13 +110,13 @@ def test_a_worker_that_ends_on_its_own_is_seen_ended() -> None:
 def test_a_dead_agent_ends_its_workers_and_a_new_one_takes_its_place() -> None:
     async def test() -> None:
         async with _cluster() as (scheduler, launcher):
-            handle = await launcher.start("a1", "n1", "w0", scheduler.address, OPTIONS, 60)
+            handle = await launcher.start("a1", N1, "w0", scheduler.address, OPTIONS, 60)
             agent = launcher.agents[("a1", "n1")]
             os.killpg(agent.process.pid, signal.SIGKILL)  # as when its allocation ends
             await _until(lambda: handle.ended, "the worker to be seen ended")
             await _until(lambda: ("a1", "n1") not in launcher.agents, "the agent to be dropped")
             await launcher.stop(handle)  # nothing left to stop: returns at once
-            again = await launcher.start("a1", "n1", "w1", scheduler.address, OPTIONS, 60)
+            again = await launcher.start("a1", N1, "w1", scheduler.address, OPTIONS, 60)
             assert launcher.agents[("a1", "n1")] is not agent and not again.ended
 
     _run(test)
@@ -126,7 +127,7 @@ def test_a_worker_that_cannot_start_is_a_launch_error_saying_why() -> None:
         async with _cluster() as (scheduler, launcher):
             options = {**OPTIONS, "nthreads": "many"}
             with pytest.raises(LaunchError, match=r"worker on n1 \(allocation a1\): TypeError"):
-                await launcher.start("a1", "n1", "w0", scheduler.address, options, 60)
+                await launcher.start("a1", N1, "w0", scheduler.address, options, 60)
             assert _names(scheduler) == set()
 
     _run(test)
@@ -137,10 +138,10 @@ def test_an_agent_that_cannot_start_is_a_launch_error_with_its_words() -> None:
         async with _cluster() as (scheduler, launcher):
             launcher.python = "/bin/false"  # as a node whose python cannot run the agent
             with pytest.raises(LaunchError, match="node agent exited with code 1"):
-                await launcher.start("a1", "n1", "w0", scheduler.address, OPTIONS, 60)
+                await launcher.start("a1", N1, "w0", scheduler.address, OPTIONS, 60)
             launcher.python = "/nonexistent/python"
             with pytest.raises(LaunchError, match=r"cannot start the node agent.*nonexistent"):
-                await launcher.start("a1", "n2", "w0", scheduler.address, OPTIONS, 60)
+                await launcher.start("a1", N2, "w0", scheduler.address, OPTIONS, 60)
 
     _run(test)
 

@@ -263,6 +263,19 @@ CASES = [
         "x.yaml: resource 'a': allocation.nodes: must be at least 1, got 0",
     ),
     (
+        "allocation-launcher",
+        "a: {type: slurm, allocation: {launcher: rsh}}",
+        "a",
+        "x.yaml: resource 'a': allocation.launcher: expected one of 'srun' or 'ssh', got 'rsh'",
+    ),
+    (
+        "allocation-ssh-without-its-launcher",
+        "a: {type: slurm, allocation: {ssh: {user: alice}}}",
+        "a",
+        "x.yaml: resource 'a': allocation: ssh: settings are for launcher: ssh (the launcher "
+        "is srun)",
+    ),
+    (
         "bool",
         "a: {type: lsf, use-stdin: maybe}",
         "a",

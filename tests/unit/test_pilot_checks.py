@@ -69,7 +69,7 @@ def test_all_good(commands: Path) -> None:
     assert list(found) == [
         "commands", "queue", "allocation", "nodes", "python", "walltime", "scheduler"
     ]  # fmt: skip
-    assert found["commands"] == (OK, "sbatch, squeue, scancel, srun, scontrol")
+    assert found["commands"] == (OK, "sbatch, squeue, scancel, scontrol, srun")
     assert found["queue"] == (OK, "debug")
     assert found["allocation"] == (OK, TEST_ONLY)
     assert found["nodes"] == (OK, "1-2 workers (2 cores, 953 MiB) per node of partition debug")
@@ -180,3 +180,16 @@ def test_a_python_that_cannot_run_the_node_agent_fails(tmp_path: Path, commands:
     worker["python"] = sys.executable
     status, detail = _checks(_slurm(), worker=worker)["python"]
     assert status is Status.OK and detail.endswith("runs the node agent"), detail
+
+
+def test_the_ssh_launcher_needs_ssh_not_srun(commands: Path) -> None:
+    (commands / "srun").unlink()
+    allocation = {"nodes": 2, "launcher": "ssh"}
+    assert _checks(_slurm(), allocation=allocation)["commands"] == (
+        FAILED,
+        "not found on PATH: ssh (Slurm client commands)",
+    )
+    (commands / "ssh").write_text("#!/bin/sh\n")
+    (commands / "ssh").chmod(0o755)
+    found = _checks(_slurm(), allocation=allocation)["commands"]
+    assert found == (OK, "sbatch, squeue, scancel, scontrol, ssh")

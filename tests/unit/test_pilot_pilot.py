@@ -56,11 +56,14 @@ class QuietLauncher(LocalLauncher):
         self.prepared: list[tuple[str, tuple[str, ...]]] = []
         self.closed: list[str] = []
 
-    async def prepare(self, allocation: str, nodes: Sequence[str]) -> None:
-        self.prepared.append((allocation, tuple(nodes)))
+    async def prepare(self, allocation: str, nodes: Sequence[Node]) -> None:
+        self.prepared.append((allocation, tuple(node.name for node in nodes)))
 
     async def close(self, allocations: Sequence[str] | None = None) -> None:
         self.closed += allocations or ["all"]
+
+    def forget(self, allocation: str) -> None:
+        self.closed.append(allocation)
 
 
 def _pilot(wanted: int, **settings: object) -> tuple[Pilot, FakeAllocations]:
@@ -176,3 +179,13 @@ def test_the_current_allocation_is_never_replaced_nor_given_back() -> None:
     assert asyncio.run(pilot.tick()) == []
     assert pilot.submitted == [] and fake.cancelled == []
     assert [row["id"] for row in pilot.describe()] == ["7"]
+
+
+def test_the_agents_of_an_allocation_that_ended_are_stopped() -> None:
+    pilot, fake = _pilot(wanted=1)
+    first = _started(pilot, fake, left=1000, workers=1)
+    fake.states[first] = AllocationStatus(first, JobState.TIMEOUT)
+    asyncio.run(pilot.refresh(force=True))
+    assert isinstance(pilot.launcher, QuietLauncher)
+    assert pilot.launcher.closed == [first]
+    assert pilot.ended == {first: JobState.TIMEOUT}
