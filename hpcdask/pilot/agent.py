@@ -106,7 +106,8 @@ class Agent:
                     await asyncio.wait_for(_closing(nanny), patience)
             with contextlib.suppress(Exception):
                 await nanny.close(timeout=GRACE)
-            self.nannies.pop(name, None)
+            if self.nannies.get(name) is nanny:  # not a new worker of the same name
+                del self.nannies[name]
             self.stopping.discard(name)
         _say("stopped", name=name)
 
@@ -165,8 +166,10 @@ async def _serve() -> None:
 
 async def _read(reader: asyncio.StreamReader, agent: Agent) -> None:
     while line := await reader.readline():
-        with contextlib.suppress(ValueError):
+        try:
             agent.handle(json.loads(line))
+        except (ValueError, KeyError, TypeError, AttributeError) as error:  # not a request
+            _say("failed", name=None, error=f"bad request {line[:200]!r}: {error}")
 
 
 def _env_from_stdin() -> None:

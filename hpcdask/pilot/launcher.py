@@ -95,6 +95,9 @@ class Agent:
         future = self.waiting.pop((kind, name), None)
         if future is not None and not future.done():
             future.set_result(event)
+        elif event.get("event") == "failed":  # nobody waits for it: keep it for errors
+            self.tail.append(f"failed: {event.get('error')}")
+            logger.warning("node agent on %s: %s", self.where[1], event.get("error"))
 
     def ended(self) -> None:
         """The process is gone: nothing it was asked will be answered."""

@@ -167,3 +167,19 @@ def test_how_the_agent_starts_workers(env: dict[str, Any], method: str) -> None:
         [sys.executable, "-c", script], env={**clean, **env}, capture_output=True, text=True
     )
     assert ran.stdout.strip() == method, ran.stderr
+
+
+def test_the_agent_answers_a_bad_request_and_keeps_serving() -> None:
+    async def test() -> None:
+        async with _cluster() as (scheduler, launcher):
+            await launcher.prepare("a1", [N1])
+            agent = launcher.agents[("a1", "n1")]
+            await agent.ready
+            agent.send({"op": "start", "name": "w9"})  # no scheduler
+            assert agent.process.stdin is not None
+            agent.process.stdin.write(b"not json\n")
+            handle = await launcher.start("a1", N1, "w0", scheduler.address, OPTIONS, 60)
+            assert agent.alive and not handle.ended and _names(scheduler) == {"w0"}
+            assert sum("bad request" in line for line in agent.tail) == 2, agent.said()
+
+    _run(test)
