@@ -47,7 +47,7 @@ class LaunchError(HpcdaskError):
     """A worker could not be started inside its allocation."""
 
 
-@dataclass
+@dataclass(eq=False)
 class Agent:
     """One node's agent process, its last words, and the answers awaited from it."""
 
@@ -139,6 +139,8 @@ class Launcher(ABC):
         self.python = python or sys.executable
         self.env = dict(env or {})
         self.agents: dict[tuple[str, str], Agent] = {}
+        self._started: set[Agent] = set()  # every agent whose process may still be there
+        self._spawning = asyncio.Lock()
         self._closing: set[asyncio.Future[None]] = set()
 
     #: Whether the agent's environment goes to it on its first line of input (where the
@@ -155,9 +157,15 @@ class Launcher(ABC):
             await self._agent(allocation, node)
 
     async def _agent(self, allocation: str, node: Node) -> Agent:
-        agent = self.agents.get((allocation, node.name))
-        if agent is not None and agent.alive:
-            return agent
+        """Return the agent of ``node``, starting it if there is none (one start at a time:
+        workers claimed together must not each start one)."""
+        async with self._spawning:
+            agent = self.agents.get((allocation, node.name))
+            if agent is not None and agent.alive:
+                return agent
+            return await self._spawn(allocation, node)
+
+    async def _spawn(self, allocation: str, node: Node) -> Agent:
         argv = [self.python, "-m", "hpcdask.pilot.agent"]
         if self.env_on_stdin:
             argv.append("--env-on-stdin")
@@ -180,6 +188,7 @@ class Launcher(ABC):
             asyncio.ensure_future(self._stderr(agent)),
         ]
         self.agents[(allocation, node.name)] = agent
+        self._started.add(agent)
         return agent
 
     async def _answers(self, agent: Agent) -> None:
@@ -193,6 +202,10 @@ class Launcher(ABC):
         agent.ended()
         if self.agents.get(agent.where) is agent:
             del self.agents[agent.where]
+        if agent.process.stdin is not None:
+            agent.process.stdin.close()
+        await agent.readers[1]  # its stderr, to the end: then nothing of it is left open
+        self._started.discard(agent)
 
     async def _stderr(self, agent: Agent) -> None:
         assert agent.process.stderr is not None
@@ -248,8 +261,9 @@ class Launcher(ABC):
             logger.warning("stopping worker %s on %s: %s", worker.name, agent.where[1], error)
 
     def forget(self, allocation: str) -> None:
-        """Stop the agents of ``allocation``, which has ended, in the background (over ssh
-        they would outlive it)."""
+        """Stop the agents of ``allocation``, which has ended or was given back, in the
+        background: over ssh they would outlive it, and an ``srun`` may wait for Slurm to
+        end its step for half a minute."""
         task = asyncio.ensure_future(self.close([allocation]))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
@@ -262,6 +276,8 @@ class Launcher(ABC):
             for (allocation, _), agent in self.agents.items()
             if allocations is None or allocation in allocations
         ]
+        if allocations is None:  # and those no longer listed whose process is not gone yet
+            agents = list(self._started)
         await asyncio.gather(*(self._close(agent) for agent in agents))
         if allocations is None:
             await asyncio.gather(*self._closing, return_exceptions=True)
@@ -277,6 +293,7 @@ class Launcher(ABC):
                     os.killpg(agent.process.pid, signal.SIGKILL)
                 await agent.process.wait()
         await asyncio.gather(*agent.readers, return_exceptions=True)
+        self._started.discard(agent)
 
 
 class SrunLauncher(Launcher):

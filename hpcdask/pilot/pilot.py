@@ -184,8 +184,8 @@ class Pilot:
         if spare:
             logger.info("giving back allocations %s (idle or ending)", ", ".join(spare))
             await self.allocations.cancel(spare)
-            await self.launcher.close(spare)
             for allocation in spare:
+                self.launcher.forget(allocation)  # in the background: srun may linger a while
                 self._forget(allocation, JobState.CANCELLED)
         try:
             await self._request()

@@ -351,6 +351,8 @@ def test_pilot_on_namespace_nodes_with_tls(
     """Nodes with their own addresses (network namespaces) reach a scheduler on the bridge.
     The node agents are job steps, or (``launcher: ssh``) ssh sessions to the nodes' addresses
     that get their TLS credentials on their input."""
+    # Agents of earlier tests' allocations may still be ending (Slurm kills steps in its time).
+    wait_until(lambda: not _agent_parents(), "earlier tests' node agents to end", 60)
     allocation: dict[str, Any] = {"nodes": 2, "maximum": 2, "idle-timeout": "3s"}
     if launcher == "ssh":
         ssh = {

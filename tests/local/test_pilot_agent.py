@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import dask.config
+import psutil
 import pytest
 from distributed import Scheduler
 
@@ -181,5 +182,22 @@ def test_the_agent_answers_a_bad_request_and_keeps_serving() -> None:
             handle = await launcher.start("a1", N1, "w0", scheduler.address, OPTIONS, 60)
             assert agent.alive and not handle.ended and _names(scheduler) == {"w0"}
             assert sum("bad request" in line for line in agent.tail) == 2, agent.said()
+
+    _run(test)
+
+
+def test_workers_started_together_on_a_new_node_share_one_agent() -> None:
+    async def test() -> None:
+        async with _cluster() as (scheduler, launcher):
+            starts = [
+                launcher.start("a1", N1, f"w{i}", scheduler.address, OPTIONS, 60) for i in range(3)
+            ]
+            await asyncio.gather(*starts)
+            agents = [
+                child
+                for child in psutil.Process().children()
+                if child.cmdline()[1:3] == ["-m", "hpcdask.pilot.agent"]
+            ]
+            assert len(agents) == 1, agents
 
     _run(test)
