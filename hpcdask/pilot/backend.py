@@ -27,6 +27,7 @@ __all__ = [
     "allocation_walltime",
     "directive_words",
     "margin_problem",
+    "nanny_options",
     "slurm_allocations",
     "ssh_options",
     "worker_size",
@@ -167,16 +168,28 @@ def _pilot(resource: SlurmResource, security: Security | None) -> Pilot:
     return Pilot(allocations, launcher, SlotBook(size), settings, wanted=lambda: 0)
 
 
-def _worker_options(resource: JobqueueResource, security: Security | None) -> dict[str, Any]:
+def nanny_options(resource: JobqueueResource, security: Security | None) -> dict[str, Any]:
+    """Return the :class:`distributed.Nanny` keywords of ``resource``'s pilot workers (each
+    adds its node's ``host``).
+
+    Examples
+    --------
+    >>> resource = SlurmResource(name="c", worker={"cores": 4, "processes": 2, "gpus": 1,
+    ...                                           "memory": "4GB"}, death_timeout=30)
+    >>> nanny_options(resource, None)
+    {'nthreads': 2, 'memory_limit': 2000000000, 'death_timeout': 30.0, 'resources': {'GPU': 1}}
+    """
     worker = resource.worker
-    options: dict[str, Any] = {
+    nanny: dict[str, Any] = {
         "nthreads": worker.threads_per_process() or 1,
-        "memory_limit": worker.memory_per_process(),
-        "death_timeout": resource.death_timeout,
-        "gpus": worker.gpus,
-        "protocol": "tls" if security is not None else None,
+        "memory_limit": worker.memory_per_process() or "auto",
+        "death_timeout": float(resource.death_timeout),
     }
-    return {"options": options, "start_timeout": 300.0}
+    if worker.gpus:
+        nanny["resources"] = {"GPU": worker.gpus}
+    if security is not None:
+        nanny["protocol"] = "tls"
+    return nanny
 
 
 def _env(resource: JobqueueResource, security: Security | None) -> dict[str, str]:
@@ -240,7 +253,7 @@ class PilotBackend(Backend):
         initial = self.initial_workers(resource) or 0
         return PilotCluster(
             _pilot(resource, security),
-            worker=_worker_options(resource, security),
+            worker={"options": nanny_options(resource, security), "start_timeout": 300.0},
             scheduler={"cls": Scheduler, "options": options},
             n_workers=initial,
             name=resource.name,

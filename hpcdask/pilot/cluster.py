@@ -21,32 +21,9 @@ from hpcdask.pilot.launcher import LaunchError, WorkerHandle
 from hpcdask.pilot.pilot import Pilot
 from hpcdask.pilot.retire import retire
 
-__all__ = ["PilotCluster", "PilotWorker", "nanny_options"]
+__all__ = ["PilotCluster", "PilotWorker"]
 
 logger = logging.getLogger(__name__)
-
-
-def nanny_options(host: str, options: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the :class:`distributed.Nanny` keywords of one pilot worker on ``host``.
-
-    Examples
-    --------
-    >>> nanny_options("10.0.0.5", {"nthreads": 2, "memory_limit": 10**9, "death_timeout": 60,
-    ...                            "gpus": 1, "protocol": None})
-    {'host': '10.0.0.5', 'nthreads': 2, 'memory_limit': 1000000000, 'death_timeout': 60.0, \
-'resources': {'GPU': 1}}
-    """
-    nanny: dict[str, Any] = {
-        "host": host,
-        "nthreads": int(options.get("nthreads") or 1),
-        "memory_limit": options.get("memory_limit") or "auto",
-        "death_timeout": float(options.get("death_timeout", 60)),
-    }
-    if options.get("gpus"):
-        nanny["resources"] = {"GPU": options["gpus"]}
-    if options.get("protocol"):
-        nanny["protocol"] = str(options["protocol"])
-    return nanny
 
 
 class PilotWorker(ProcessInterface):
@@ -67,15 +44,13 @@ class PilotWorker(ProcessInterface):
         self.handle: WorkerHandle | None = None
         self.leaving = False  # retired by the scheduler: it closes by itself
         self._closing: asyncio.Future[None] | None = None
-        self.where: tuple[str, str] | None = None
 
     async def start(self) -> None:
         """Claim a slot and launch there; if the allocation vanished meanwhile (cancelled,
         expired), look again: the claim then finds, or requests, another one."""
         for attempt in range(3):
             allocation, node = await self.pilot.claim(self.name)
-            self.where = (allocation, node.name)
-            options = nanny_options(node.address or node.name, self.options)
+            options = {"host": node.address or node.name, **self.options}
             try:
                 self.handle = await self.pilot.launcher.start(
                     allocation, node, self.name, self.scheduler, options, self.start_timeout

@@ -271,13 +271,11 @@ class Launcher(ABC):
     async def close(self, allocations: Sequence[str] | None = None) -> None:
         """Stop the agents (of ``allocations``, or all) and their workers: close their input,
         kill them after a grace."""
-        agents = [
+        agents = [  # listed or not: an agent is started until its process and pipes are gone
             agent
-            for (allocation, _), agent in self.agents.items()
-            if allocations is None or allocation in allocations
+            for agent in self._started
+            if allocations is None or agent.where[0] in allocations
         ]
-        if allocations is None:  # and those no longer listed whose process is not gone yet
-            agents = list(self._started)
         await asyncio.gather(*(self._close(agent) for agent in agents))
         if allocations is None:
             await asyncio.gather(*self._closing, return_exceptions=True)

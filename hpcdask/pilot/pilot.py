@@ -96,7 +96,6 @@ class Pilot:
             return
         if status.state.ended:
             self._ended(status, slots)
-            self.launcher.forget(status.id)
             return
         if status.state is JobState.RUNNING and not slots.running:
             missing = [n for n in status.nodes if n not in self.nodes]
@@ -123,6 +122,9 @@ class Pilot:
         self._forget(status.id, state)
 
     def _forget(self, allocation: str, state: JobState) -> None:
+        """Forget an allocation that ended or was given back: its slots, its workers' places,
+        its node agents (stopped in the background: an srun may linger a while)."""
+        self.launcher.forget(allocation)
         self.book.allocations.pop(allocation, None)
         self._submitted_at.pop(allocation, None)
         for worker in [w for w, (a, _) in self.book.placed.items() if a == allocation]:
@@ -185,7 +187,6 @@ class Pilot:
             logger.info("giving back allocations %s (idle or ending)", ", ".join(spare))
             await self.allocations.cancel(spare)
             for allocation in spare:
-                self.launcher.forget(allocation)  # in the background: srun may linger a while
                 self._forget(allocation, JobState.CANCELLED)
         try:
             await self._request()
