@@ -16,6 +16,7 @@ import psutil
 import pytest
 import yaml
 from distributed import Client
+from scheduler_events import removals
 from waiting import wait_until
 
 import hpcdask
@@ -29,25 +30,20 @@ from .conftest import dask_processes
 pytestmark = pytest.mark.slurm
 
 
+def _squeue(name: str, fields: str) -> list[str]:
+    """One line per allocation of pilot ``name`` in squeue, in ``--format=fields``."""
+    command = ["squeue", "--noheader", f"--format={fields}", f"--name=hpcdask-{name}"]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout.split()
+
+
 def _queue(name: str) -> list[str]:
-    out = subprocess.run(
-        ["squeue", "--noheader", "--format=%i", f"--name=hpcdask-{name}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return out.split()
+    return _squeue(name, "%i")
 
 
 def _time_left(name: str) -> dict[str, float | None]:
     """Job id → seconds of walltime left, of the allocations of pilot ``name`` in squeue."""
-    out = subprocess.run(
-        ["squeue", "--noheader", "--format=%i|%L", f"--name=hpcdask-{name}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return {job: parse_time_left(left) for job, _, left in (s.partition("|") for s in out.split())}
+    rows = (line.partition("|") for line in _squeue(name, "%i|%L"))
+    return {job: parse_time_left(left) for job, _, left in rows}
 
 
 @pytest.fixture
@@ -130,17 +126,6 @@ def test_scancel_of_an_allocation_mid_computation(pilot: Callable[..., PilotClus
         assert len(cluster.pilot.submitted) >= 3  # replacements in new allocations
 
 
-def _removals(dask_scheduler: Any) -> list[dict[str, Any]]:
-    """Every worker removal the scheduler logged (run on the scheduler)."""
-    return [
-        msg
-        for topic, events in dask_scheduler.get_events().items()
-        if topic != "all"
-        for _, msg in events
-        if isinstance(msg, dict) and msg.get("action") == "remove-worker"
-    ]
-
-
 def test_walltime_expiry_mid_computation(pilot: Callable[..., PilotCluster]) -> None:
     """Allocations of one minute whose workers retire 35 s before the end: a computation that
     spans the retirement finishes right, in a replacement allocation requested in time."""
@@ -167,14 +152,14 @@ def test_walltime_expiry_mid_computation(pilot: Callable[..., PilotCluster]) -> 
         total = client.submit(sum, futures)  # needs every result, wherever it was moved
         assert total.result(timeout=60) == sum(range(160))
         assert client.gather(futures) == list(range(160))
-        removals = client.run_on_scheduler(_removals)
+        removed = client.run_on_scheduler(removals)
     assert first not in cluster.pilot.book.allocations  # given back before its walltime
     assert cluster.pilot.ended[first] is JobState.CANCELLED
     second = cluster.pilot.submitted[1]
     # requested in time: queued while the first one had more than the margin left
     assert any(second in left and (left.get(first) or 0) > 35 for left in queued), queued
-    assert len(removals) >= 4, removals  # the four workers of the first allocation
-    assert all(r["expected"] and not r["lost-computed-tasks"] for r in removals), removals
+    assert len(removed) >= 4, removed  # the four workers of the first allocation
+    assert all(r["expected"] and not r["lost-computed-tasks"] for r in removed), removed
     cluster.close()
     wait_until(lambda: not _queue("pilot"), "the allocations to be cancelled", 30)
     assert time.monotonic() - started < 100

@@ -16,6 +16,7 @@ import dask.config
 import psutil
 import pytest
 from distributed import Scheduler
+from waiting import until
 
 from hpcdask.daskconfig import nested
 from hpcdask.pilot.agent import METHOD
@@ -35,17 +36,6 @@ async def _cluster() -> AsyncIterator[tuple[Scheduler, LocalLauncher]]:
         finally:
             await launcher.close()
     assert launcher.agents == {}
-
-
-async def _until(condition: Callable[[], bool], what: str, timeout: float = 20) -> None:
-    async def poll() -> None:
-        while not condition():
-            await asyncio.sleep(0.05)
-
-    try:
-        await asyncio.wait_for(poll(), timeout)
-    except asyncio.TimeoutError:
-        pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
 def _names(scheduler: Scheduler) -> set[str]:
@@ -71,7 +61,7 @@ def test_one_agent_per_node_starts_and_stops_its_workers() -> None:
             assert len(pids) == 3 and launcher.agents[("a1", "n1")].process.pid not in pids
 
             await launcher.stop(handles[0])
-            await _until(lambda: _names(scheduler) == {"w1", "w2"}, "w0 to leave")
+            await until(lambda: _names(scheduler) == {"w1", "w2"}, "w0 to leave", 20)
             assert not handles[1].ended
             agent = launcher.agents[("a1", "n1")]
         assert agent.process.returncode == 0  # closing its input stopped it and its workers
@@ -99,7 +89,7 @@ def test_a_worker_that_ends_on_its_own_is_seen_ended() -> None:
             handle = await launcher.start("a1", N1, "w0", scheduler.address, OPTIONS, 60)
             other = await launcher.start("a1", N1, "w1", scheduler.address, OPTIONS, 60)
             await scheduler.retire_workers(names=["w0"], remove=True, close_workers=True)
-            await _until(lambda: handle.ended, "the agent to report w0 exited")
+            await until(lambda: handle.ended, "the agent to report w0 exited", 20)
             assert not other.ended
             again = await launcher.start("a1", N1, "w0", scheduler.address, OPTIONS, 60)
             assert not again.ended  # a new worker of the same name is not the one that ended
@@ -114,8 +104,8 @@ def test_a_dead_agent_ends_its_workers_and_a_new_one_takes_its_place() -> None:
             handle = await launcher.start("a1", N1, "w0", scheduler.address, OPTIONS, 60)
             agent = launcher.agents[("a1", "n1")]
             os.killpg(agent.process.pid, signal.SIGKILL)  # as when its allocation ends
-            await _until(lambda: handle.ended, "the worker to be seen ended")
-            await _until(lambda: ("a1", "n1") not in launcher.agents, "the agent to be dropped")
+            await until(lambda: handle.ended, "the worker to be seen ended", 20)
+            await until(lambda: ("a1", "n1") not in launcher.agents, "the agent to be dropped", 20)
             await launcher.stop(handle)  # nothing left to stop: returns at once
             again = await launcher.start("a1", N1, "w1", scheduler.address, OPTIONS, 60)
             assert launcher.agents[("a1", "n1")] is not agent and not again.ended
