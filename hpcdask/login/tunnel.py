@@ -57,17 +57,14 @@ async def _answer(process: asyncssh.SSHClientProcess[str], login: LoginSpec) -> 
     raise LoginError(login, f"the hpcdask agent stopped: {said[-1] if said else 'no output'}")
 
 
-def _host_port(address: str) -> tuple[str, int]:
-    host, _, port = address.split("://")[-1].rpartition(":")
-    return host.strip("[]"), int(port)
-
-
 async def _forward(
     connection: asyncssh.SSHClientConnection, login: LoginSpec, target: str, port: int = 0
 ) -> int:
     """Forward a port of this machine's loopback to ``target`` (host:port seen from the login
     node); return the local port."""
-    host, remote_port = _host_port(target)
+    from distributed.comm.addressing import get_address_host_port
+
+    host, remote_port = get_address_host_port(target)
     try:
         listener = await connection.forward_local_port("127.0.0.1", port, host, remote_port)
     except OSError as error:

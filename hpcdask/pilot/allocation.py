@@ -66,10 +66,12 @@ def watchdog(scheduler: str, timeout: float) -> str:
     exec bash -c 'last=$SECONDS; while :; do if (exec 3<>/dev/tcp/10.0.0.1/8786) 2>/dev/null;
     then last=$SECONDS; elif [ $((SECONDS - last)) -ge 60 ]; then exit 0; fi; sleep 5; done'
     """
-    host, _, port = scheduler.split("://")[-1].rpartition(":")
+    from distributed.comm.addressing import get_address_host_port
+
+    host, port = get_address_host_port(scheduler)
     every = max(1, min(5, int(timeout // 3)))
     loop = (
-        f"last=$SECONDS; while :; do if (exec 3<>/dev/tcp/{host.strip('[]')}/{int(port)}) "
+        f"last=$SECONDS; while :; do if (exec 3<>/dev/tcp/{host}/{port}) "
         f"2>/dev/null; then last=$SECONDS; elif [ $((SECONDS - last)) -ge {int(timeout)} ]; "
         f"then exit 0; fi; sleep {every}; done"
     )
