@@ -29,6 +29,16 @@ from .conftest import dask_processes
 
 pytestmark = pytest.mark.slurm
 
+#: The pilot resource the tests start from: two workers of 1 thread and 500 MB per node.
+PILOT: dict[str, Any] = {
+    "type": "slurm",
+    "queue": "debug",
+    "walltime": "00:10:00",
+    "scheduler-host": "127.0.0.1",
+    "dashboard-address": ":0",
+    "worker": {"cores": 2, "processes": 2, "memory": "1GB"},
+}
+
 
 def _squeue(name: str, fields: str) -> list[str]:
     """One line per allocation of pilot ``name`` in squeue, in ``--format=fields``."""
@@ -52,13 +62,8 @@ def pilot(tmp_path: Path, slurm_conf: Path) -> Iterator[Callable[..., PilotClust
 
     def start(**keys: Any) -> PilotCluster:
         resource = {
-            "type": "slurm",
-            "queue": "debug",
-            "walltime": "00:10:00",
-            "scheduler-host": "127.0.0.1",
-            "dashboard-address": ":0",
+            **PILOT,
             "tls": False,
-            "worker": {"cores": 2, "processes": 2, "memory": "1GB"},
             "allocation": {"nodes": 2, "maximum": 2, "idle-timeout": "3s"},
             "scaling": 0,
             **keys,
@@ -176,15 +181,7 @@ def test_check_up_status_down_of_a_pilot_resource(
     """The command line on a pilot resource (TLS on, as by default): its checks ask Slurm,
     and `hpcdask status` shows its allocation as squeue does."""
     monkeypatch.setenv("HPCDASK_STATE_DIR", str(tmp_path / "state"))
-    resource = {
-        "type": "slurm",
-        "queue": "debug",
-        "walltime": "00:10:00",
-        "scheduler-host": "127.0.0.1",
-        "dashboard-address": ":0",
-        "worker": {"cores": 2, "processes": 2, "memory": "1GB"},
-        "allocation": {"nodes": 2},
-    }
+    resource = {**PILOT, "allocation": {"nodes": 2}}
     config = tmp_path / "cli.yaml"
     config.write_text(yaml.safe_dump({"resources": {"clipilot": resource}}))
     checked = _cli("--config", str(config), "check", "clipilot")
