@@ -18,33 +18,13 @@ from pydantic import ValidationError
 from hpcdask._messages import error_lines
 from hpcdask.config import ResolvedResource
 from hpcdask.errors import ConfigError, did_you_mean
-from hpcdask.models import (
-    HTCondorResource,
-    LocalResource,
-    LSFResource,
-    MoabResource,
-    OARResource,
-    PBSResource,
-    Resource,
-    SGEResource,
-    SlurmResource,
-    SSHResource,
-)
+from hpcdask.models import Resource
+from hpcdask.registry import KINDS
 
 __all__ = ["TYPES", "from_dump", "validate"]
 
 #: Every resource type hpcdask knows, and its model.
-TYPES: dict[str, type[Resource]] = {
-    "local": LocalResource,
-    "ssh": SSHResource,
-    "slurm": SlurmResource,
-    "pbs": PBSResource,
-    "sge": SGEResource,
-    "lsf": LSFResource,
-    "htcondor": HTCondorResource,
-    "oar": OARResource,
-    "moab": MoabResource,
-}
+TYPES: dict[str, type[Resource]] = {kind: entry.model for kind, entry in KINDS.items()}
 
 
 def _model_for(resolved: ResolvedResource) -> type[Resource]:

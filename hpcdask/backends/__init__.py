@@ -1,30 +1,22 @@
-"""Backends turn a validated resource into a distributed cluster, one module per family.
+"""Backends turn a validated resource into a distributed cluster, one package per family.
 
-A backend is looked up by resource type; its module is imported only when it is needed.
+- :mod:`hpcdask.backends.local`: distributed's ``LocalCluster``;
+- :mod:`hpcdask.backends.ssh`: workers started over SSH on a list of hosts;
+- :mod:`hpcdask.backends.jobqueue`: one batch job per group of workers, on every batch system
+  of :mod:`hpcdask.backends.jobqueue.systems`.
+
+A backend is looked up by resource type in :data:`hpcdask.registry.KINDS`; its module is
+imported only when it is needed.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING
-
 from hpcdask.backends.base import Backend, Check, Status
 from hpcdask.errors import UnsupportedTypeError
-
-if TYPE_CHECKING:
-    from hpcdask.models import Resource
+from hpcdask.models import JobqueueResource, Resource
+from hpcdask.registry import KINDS, PILOT_BACKEND, load
 
 __all__ = ["Backend", "Check", "Status", "backend_for", "backend_of"]
-
-#: Resource type → "module:class" of the backend that starts it.
-_BACKENDS = {
-    "local": "hpcdask.backends.local:LocalBackend",
-    "ssh": "hpcdask.backends.ssh:SSHBackend",
-    **dict.fromkeys(
-        ("slurm", "pbs", "sge", "lsf", "htcondor", "oar", "moab"),
-        "hpcdask.backends.jobqueue:JobqueueBackend",
-    ),
-}
 
 
 def backend_for(kind: str) -> Backend:
@@ -35,22 +27,20 @@ def backend_for(kind: str) -> Backend:
     UnsupportedTypeError
         When the type validates but this version of hpcdask has no backend for it yet.
     """
-    target = _BACKENDS.get(kind)
-    if target is None:
-        ready = ", ".join(sorted(_BACKENDS))
+    entry = KINDS.get(kind)
+    if entry is None:
+        ready = ", ".join(sorted(KINDS))
         raise UnsupportedTypeError(
             f"resources of type '{kind}' are validated but cannot be started by this version "
             f"of hpcdask; types it can start: {ready}"
         )
-    module, _, name = target.partition(":")
-    backend: Backend = getattr(importlib.import_module(module), name)()
+    backend: Backend = load(entry.backend)()
     return backend
 
 
 def backend_of(resource: Resource) -> Backend:
     """Return the backend that starts ``resource``: pilots for an ``allocation:`` block."""
-    if getattr(resource, "allocation", None) is not None:
-        from hpcdask.pilot.backend import PilotBackend
-
-        return PilotBackend()
+    if isinstance(resource, JobqueueResource) and resource.allocation is not None:
+        backend: Backend = load(PILOT_BACKEND)()
+        return backend
     return backend_for(resource.type)

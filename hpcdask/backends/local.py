@@ -52,7 +52,7 @@ def local_cluster_kwargs(resource: LocalResource) -> dict[str, Any]:
     >>> kwargs["n_workers"], kwargs["threads_per_worker"], kwargs["memory_limit"]
     (2, 2, 2000000000)
     """
-    from hpcdask.backends._plugins import Niceness
+    from hpcdask.backends.plugins import Niceness
 
     worker = resource.worker
     processes, threads = _layout(resource)

@@ -16,7 +16,7 @@ from hpcdask.errors import HpcdaskError
 if TYPE_CHECKING:
     import asyncssh
 
-    from hpcdask.backends._ssh_plan import HostPlan
+    from hpcdask.backends.ssh import HostPlan
     from hpcdask.models import LoginSpec, Resource
 
 __all__ = [
@@ -54,7 +54,7 @@ def login_node(resource: Resource) -> LoginSpec:
 
 def _plan(login: LoginSpec) -> HostPlan:
     """Return the login node as the ssh backend describes a host (for its connect options)."""
-    from hpcdask.backends._ssh_plan import HostPlan
+    from hpcdask.backends.ssh import HostPlan
 
     return HostPlan(
         host=login.host,
@@ -71,7 +71,7 @@ async def open_login(login: LoginSpec) -> asyncssh.SSHClientConnection:
     """Open an SSH connection to the login node; raise :class:`LoginError` saying why not."""
     import asyncssh
 
-    from hpcdask.backends._ssh_connect import connect_options, describe
+    from hpcdask.backends.ssh import connect_options, describe
 
     plan = _plan(login)
     try:

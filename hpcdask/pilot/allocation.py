@@ -10,8 +10,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hpcdask.backends._dialects.base import state_from
-from hpcdask.backends._dialects.slurm import _STATES as SLURM_STATES
+from hpcdask.backends.jobqueue.dialect import state_from
+from hpcdask.backends.jobqueue.systems.slurm import STATES as SLURM_STATES
 from hpcdask.jobs import JobState
 from hpcdask.pilot.slots import Node
 from hpcdask.shell import Shell

@@ -16,16 +16,16 @@ import subprocess
 import sys
 
 from hpcdask._sync import run_sync
-from hpcdask.backends._jobqueue_checks import (
-    TIMEOUT,
-    _python,
-    _queue,
-    _scheduler_address,
-    commands_check,
-)
 from hpcdask.backends.base import Check, Status
+from hpcdask.backends.jobqueue.checks import (
+    TIMEOUT,
+    commands_check,
+    python_check,
+    queue_check,
+    scheduler_check,
+)
 from hpcdask.models import SlurmResource
-from hpcdask.pilot.backend import (
+from hpcdask.pilot.settings import (
     allocation_walltime,
     margin_problem,
     slurm_allocations,
@@ -46,13 +46,13 @@ def pilot_checks(resource: SlurmResource, shell: Shell) -> list[Check]:
     launcher = spec.launcher if spec is not None else "srun"
     found = commands_check([*COMMANDS, launcher], "Slurm")
     asked = run_sync(lambda: _ask(resource, shell)) if found.status is not Status.FAILED else []
-    checks = [_agent_python(resource), _walltime(resource), _scheduler_address(resource)]
+    checks = [_agent_python(resource), _walltime(resource), scheduler_check(resource)]
     return [found, *asked, *checks]
 
 
 def _agent_python(resource: SlurmResource) -> Check:
     """The workers' python must run the node agent: distributed and hpcdask importable."""
-    where = _python(resource)
+    where = python_check(resource)
     if where.status is not Status.OK:
         return Check("python", where.status, f"{where.detail}, with distributed and hpcdask")
     python = resource.worker.python or sys.executable
@@ -72,7 +72,7 @@ def _agent_python(resource: SlurmResource) -> Check:
 
 async def _ask(resource: SlurmResource, shell: Shell) -> list[Check]:
     """The checks that ask Slurm, concurrently."""
-    checks = [_queue(resource, shell), _allocation(resource, shell), _nodes(resource, shell)]
+    checks = [queue_check(resource, shell), _allocation(resource, shell), _nodes(resource, shell)]
     return list(await asyncio.gather(*checks))
 
 

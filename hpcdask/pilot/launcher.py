@@ -327,7 +327,7 @@ class SshLauncher(Launcher):
     Parameters
     ----------
     options
-        Extra ``ssh`` options (see :func:`hpcdask.pilot.backend.ssh_options`).
+        Extra ``ssh`` options (see :func:`hpcdask.pilot.settings.ssh_options`).
     """
 
     env_on_stdin = True

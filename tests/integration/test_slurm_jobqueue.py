@@ -20,7 +20,7 @@ from distributed import Client
 from waiting import wait_until
 
 import hpcdask
-from hpcdask.backends._jobqueue_cluster import BatchCluster
+from hpcdask.backends.jobqueue.cluster import BatchCluster
 from hpcdask.jobs import JobState, JobSubmissionError, WorkersFailedError
 
 from .conftest import run

@@ -21,7 +21,7 @@ from distributed import Client
 from waiting import wait_until
 
 import hpcdask
-from hpcdask.backends._ssh_cluster import HostCluster
+from hpcdask.backends.ssh.cluster import HostCluster
 
 from .conftest import SSHHost, dask_processes
 

@@ -15,7 +15,7 @@ import pytest
 from distributed import Client
 
 import hpcdask
-from hpcdask import backends
+from hpcdask import registry
 
 RESOURCE = """
 resources:
@@ -116,7 +116,7 @@ def test_fixed_scaling(configs: Path, no_leftovers: None) -> None:
 
 
 def test_unsupported_type_is_a_clear_error(configs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delitem(backends._BACKENDS, "slurm", raising=False)
+    monkeypatch.delitem(registry.KINDS, "slurm")
     with pytest.raises(hpcdask.UnsupportedTypeError, match="type 'slurm' are validated but"):
         hpcdask.connect("x", config=_write_slurm(configs))
 

@@ -19,9 +19,9 @@ from distributed import Client
 from waiting import wait_until
 
 import hpcdask
-from hpcdask.backends._ssh_cluster import HostCluster
-from hpcdask.backends._ssh_plan import HostPlan
 from hpcdask.backends.base import Description, Placement
+from hpcdask.backends.ssh.cluster import HostCluster
+from hpcdask.backends.ssh.plan import HostPlan
 from hpcdask.dashboard import fetch, page_link
 from hpcdask.dashboard.describe import Seen, describe, join, requested, where
 from hpcdask.dashboard.html import cells, snapshot_html

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hpcdask import backends
+from hpcdask import registry
 from hpcdask.cli.main import cli
 from hpcdask.cli.parse import parse_assignments, scaling_override
 from hpcdask.errors import HpcdaskError
@@ -142,7 +142,7 @@ def test_check_warns_for_more_cores_than_machine(configs: Path) -> None:
 
 
 def test_check_type_without_backend_fails(configs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delitem(backends._BACKENDS, "slurm", raising=False)
+    monkeypatch.delitem(registry.KINDS, "slurm")
     code, out, _ = _invoke("check", "child")
     assert code == 1
     assert "backend  FAILED  resources of type 'slurm' are validated but cannot be started" in out

@@ -58,7 +58,7 @@ def test_loading_the_batch_backend_leaves_ctrl_c_and_home_alone(tmp_path: Path) 
     code = (
         "import importlib, signal, threading\n"
         "before = signal.getsignal(signal.SIGINT)\n"
-        "load = lambda: importlib.import_module('hpcdask.backends._jobqueue_build')\n"
+        "load = lambda: importlib.import_module('hpcdask.backends.jobqueue.build')\n"
         "thread = threading.Thread(target=load); thread.start(); thread.join()\n"
         "import dask_jobqueue\n"
         "print(signal.getsignal(signal.SIGINT) is before)\n"
