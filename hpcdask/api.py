@@ -73,11 +73,12 @@ def connect(name: str | None = None, *, config: ConfigPaths = None, **overrides:
     Examples
     --------
     >>> from distributed import Client
-    >>> cluster = connect("local", worker={"processes": 1}, dashboard_address=":0")
-    >>> with Client(cluster) as client:
+    >>> cluster = connect(  # doctest: +SKIP
+    ...     "local", worker={"processes": 1}, dashboard_address=":0")
+    >>> with Client(cluster) as client:  # doctest: +SKIP
     ...     client.submit(sum, [1, 2, 3]).result()
     6
-    >>> cluster.close()
+    >>> cluster.close()  # doctest: +SKIP
     """
     from hpcdask.cluster import start_cluster
     from hpcdask.models import login_of

@@ -113,7 +113,7 @@ def install(cluster: Cluster, resource: Resource) -> bool:
 
     Examples
     --------
-    >>> from hpcdask.cluster import start_cluster  # doctest: +SKIP
+    >>> from hpcdask.cluster import start_cluster
     >>> install(start_cluster(resource), resource)  # doctest: +SKIP
     True
     """

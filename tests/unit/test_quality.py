@@ -17,7 +17,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 def test_ruff() -> None:
-    result = _run("ruff", "check", "hpcdask", "tests", "examples", "benchmarks")
+    result = _run("ruff", "check", "hpcdask", "tests", "examples", "benchmarks", "conftest.py")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

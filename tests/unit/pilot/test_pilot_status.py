@@ -6,7 +6,6 @@ The controller is faked at the seam ``hpcdask.remote.call``; what it answers is 
 
 from __future__ import annotations
 
-import doctest
 import json
 import os
 import time
@@ -21,7 +20,6 @@ from hpcdask import state
 from hpcdask.cli import render
 from hpcdask.cli.main import cli
 from hpcdask.controller import snapshot
-from hpcdask.pilot import allocation, cluster, slots
 from hpcdask.pilot.pilot import Pilot, PilotSettings
 from hpcdask.pilot.slots import AllocationSlots, Node, SlotBook, WorkerSize
 
@@ -107,9 +105,3 @@ def test_a_pilot_without_allocations_says_so(running: dict[str, Any]) -> None:
     running["hpc"]["allocations"] = []
     result = CliRunner().invoke(cli, ["status", "hpc"])
     assert result.stdout.rstrip().endswith("hpc: no allocation held")
-
-
-@pytest.mark.parametrize("module", [allocation, cluster, slots, render])
-def test_docstring_examples(module: Any) -> None:
-    failed, _ = doctest.testmod(module)
-    assert failed == 0
