@@ -12,12 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _pytest.doctest import DoctestItem
 
 
 @pytest.fixture(autouse=True)
 def _isolate_doctests(request: pytest.FixtureRequest) -> None:
-    if not isinstance(request.node, DoctestItem):
+    if not isinstance(request.node, pytest.DoctestItem):
         return
     tmp_path: Path = request.getfixturevalue("tmp_path")
     monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
