@@ -16,6 +16,9 @@ With ``--env-on-stdin`` its first line of input is ``{"env": {...}}``, the envir
 launcher could not pass otherwise (over ssh). It first says ``{"event": "ready"}``. When stdin
 closes, or on SIGTERM, it stops its workers and leaves. This module needs only the standard
 library and distributed on the nodes.
+
+dask and distributed are imported inside functions on purpose: dask reads its config from the
+environment when first imported, and that environment may come on stdin first.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import multiprocessing.forkserver
 import os
 import signal
 import sys
@@ -68,7 +72,7 @@ class Agent:
         task.add_done_callback(self.tasks.discard)
 
     async def start(self, name: str, scheduler: str, options: dict[str, Any]) -> None:
-        from distributed import Nanny
+        from distributed import Nanny  # lazy: after the environment is set (module doc)
         from distributed.security import Security
 
         nanny: Nanny | None = None
@@ -118,7 +122,7 @@ class Agent:
 
 async def _closing(nanny: Nanny) -> None:
     """Return once the worker of ``nanny`` has told it that it closes (or it has closed)."""
-    from distributed.core import Status
+    from distributed.core import Status  # lazy: after the environment is set
 
     while nanny.status not in (Status.closing_gracefully, Status.closing, Status.closed):
         await asyncio.sleep(0.02)
@@ -126,7 +130,7 @@ async def _closing(nanny: Nanny) -> None:
 
 def _start_method() -> None:
     """Fork workers from a forkserver unless the inherited config or the environment says."""
-    import dask.config
+    import dask.config  # lazy: after the environment is set (module doc)
 
     inherited = os.environ.get("DASK_INTERNAL_INHERIT_CONFIG")
     said = dask.config.deserialize(inherited) if inherited else {}
@@ -138,12 +142,10 @@ def _start_method() -> None:
 
 def _warm() -> None:
     """Import distributed and start the forkserver that workers are forked from."""
-    from distributed.utils import get_mp_context
+    from distributed.utils import get_mp_context  # lazy: after the environment is set
 
     context = get_mp_context()  # type: ignore[no-untyped-call]
     if context.get_start_method() == "forkserver":
-        import multiprocessing.forkserver
-
         multiprocessing.forkserver.ensure_running()
 
 

@@ -11,14 +11,19 @@ import importlib
 import logging
 import re
 import shlex
+import signal
 import sys
 from typing import TYPE_CHECKING, Any
+
+import dask.config
+from distributed.deploy.utils import nprocesses_nthreads
 
 from hpcdask._model import walltime_seconds
 from hpcdask.backends.jobqueue.system import system_of
 from hpcdask.errors import ConfigError
 from hpcdask.models import JobqueueResource
 from hpcdask.models.batch import duration_seconds
+from hpcdask.state import state_dir
 
 if TYPE_CHECKING:
     from distributed.security import Security
@@ -68,10 +73,6 @@ def quiet_import() -> None:
     """
     if "dask_jobqueue" in sys.modules:
         return
-    import signal
-
-    import dask.config
-
     ensure_file, set_handler = dask.config.ensure_file, signal.signal
 
     def keep_sigint(signum: Any, handler: Any) -> Any:
@@ -82,7 +83,7 @@ def quiet_import() -> None:
     dask.config.ensure_file = lambda *args, **kwargs: None
     setattr(signal, "signal", keep_sigint)  # noqa: B010 (a typed assignment would not pass)
     try:
-        import dask_jobqueue  # noqa: F401
+        import dask_jobqueue  # noqa: F401 (lazy: imported here, its side effects disabled)
     finally:
         dask.config.ensure_file, signal.signal = ensure_file, set_handler
 
@@ -94,8 +95,6 @@ def use_neutral_config() -> None:
     the whole ``jobqueue`` config since (``dask.config.set({"jobqueue": {...}})``).
     """
     quiet_import()
-    import dask.config
-
     if dask.config.get(f"jobqueue.{CONFIG_NAME}", None) is None:
         dask.config.update_defaults({"jobqueue": {CONFIG_NAME: _NEUTRAL}})
 
@@ -135,8 +134,6 @@ def require_startable(resource: JobqueueResource) -> None:
 
 def layout(resource: JobqueueResource) -> tuple[int, int]:
     """Return (worker processes per job, threads per worker process)."""
-    from distributed.deploy.utils import nprocesses_nthreads
-
     worker = resource.worker
     cores = worker.cores or 1
     processes = worker.processes
@@ -242,8 +239,6 @@ def cluster_kwargs(resource: JobqueueResource, security: Security | None = None)
     options = scheduler_options(resource)
     tls: dict[str, Any] = {"security": None, "shared_temp_directory": None, "protocol": None}
     if security is not None:
-        from hpcdask.state import state_dir
-
         folder = resource.shared_temp_directory or str(state_dir())
         tls = {"security": security, "shared_temp_directory": folder, "protocol": "tls://"}
         options.update(security=security, protocol="tls://")

@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from distributed.core import Status
+from distributed.security import Security
 
 from hpcdask.backends.jobqueue.args import (
     dask_jobqueue,
@@ -114,8 +115,6 @@ def preview_script(resource: JobqueueResource) -> str:
 
 def _preview_security() -> Any:
     """Stand-ins for the credential files a running cluster writes for its workers."""
-    from distributed.security import Security
-
     folder = "SHARED-TEMP-DIRECTORY/.dask-jobqueue.worker"
     return Security(  # type: ignore[no-untyped-call]
         tls_ca_file=f"{folder}.ca_file", tls_worker_cert=f"{folder}.cert",

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import asyncssh
 
 from hpcdask.backends.ssh.plan import HostPlan
 from hpcdask.errors import HpcdaskError
-
-if TYPE_CHECKING:
-    import asyncssh
 
 __all__ = ["Connections", "HostError", "connect_options", "describe"]
 
@@ -53,8 +52,6 @@ def connect_options(plan: HostPlan) -> dict[str, Any]:
 
 def describe(error: BaseException, plan: HostPlan) -> str:
     """Return why connecting to ``plan.host`` failed, in words a user can act on."""
-    import asyncssh
-
     if isinstance(error, (asyncio.TimeoutError, TimeoutError)):
         return f"no answer within {plan.connect_timeout:g}s (host down or unreachable?)"
     if isinstance(error, asyncssh.PermissionDenied):
@@ -77,8 +74,6 @@ class Connections:
         self._users: Counter[str] = Counter()
 
     async def _open(self, plan: HostPlan) -> asyncssh.SSHClientConnection:
-        import asyncssh
-
         try:
             return await asyncio.wait_for(
                 asyncssh.connect(plan.host, **connect_options(plan)), plan.connect_timeout + 1
