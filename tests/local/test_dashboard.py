@@ -19,6 +19,7 @@ from distributed import Client
 from waiting import wait_until
 
 import hpcdask
+from hpcdask.attached import AttachedCluster
 from hpcdask.backends._ssh_cluster import HostCluster
 from hpcdask.backends._ssh_plan import HostPlan
 from hpcdask.backends.base import Description, Placement
@@ -29,7 +30,6 @@ from hpcdask.dashboard.page import replace_data, serve
 from hpcdask.dashboard.plugin import install
 from hpcdask.dashboard.snapshot import Heading, Snapshot, take
 from hpcdask.models import LocalResource, SlurmResource, SSHResource
-from hpcdask.remote import AttachedCluster
 
 HPCDASK = str(Path(sys.executable).parent / "hpcdask")
 
