@@ -27,7 +27,7 @@ from hpcdask.dashboard import fetch, page_link
 from hpcdask.dashboard.describe import Seen, describe, join, requested, where
 from hpcdask.dashboard.html import cells, snapshot_html
 from hpcdask.dashboard.page import replace_data, serve
-from hpcdask.dashboard.plugin import install
+from hpcdask.dashboard.serving import install
 from hpcdask.dashboard.snapshot import Heading, Snapshot, take
 from hpcdask.models import LocalResource, SlurmResource, SSHResource
 
