@@ -55,7 +55,7 @@ def credentials(record: Record) -> Security:
 
 
 async def _call(address: str, args: dict[str, Any], op: str, **kwargs: Any) -> Any:
-    from distributed.core import rpc  # lazy: the CLI imports this module; keeps --help light
+    from distributed.core import rpc  # lazy: keeps hpcdask.api (load_resource) light
 
     async with rpc(address, timeout=TIMEOUT, connection_args=args) as controller:  # type: ignore[no-untyped-call]
         return await asyncio.wait_for(getattr(controller, f"hpcdask_{op}")(**kwargs), TIMEOUT)
