@@ -7,6 +7,10 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from hpcdask.config import ConfigPaths, load_catalog
+from hpcdask.lifecycle import up
+from hpcdask.models import login_of
+from hpcdask.remote import find_running
+from hpcdask.resource import validate
 
 if TYPE_CHECKING:
     from distributed.deploy.cluster import Cluster
@@ -53,8 +57,6 @@ def load_resource(
     >>> load_resource("local", worker={"processes": 2}).worker.processes
     2
     """
-    from hpcdask.resource import validate
-
     return validate(load_catalog(config).resolve(name, overrides))
 
 
@@ -80,9 +82,9 @@ def connect(name: str | None = None, *, config: ConfigPaths = None, **overrides:
     6
     >>> cluster.close()  # doctest: +SKIP
     """
+    # lazy: distributed loads when a cluster is wanted, not for list_resources/load_resource
+    from hpcdask.attached import AttachedCluster
     from hpcdask.cluster import start_cluster
-    from hpcdask.models import login_of
-    from hpcdask.remote import AttachedCluster, find_running
 
     if name is not None and name.endswith(".json") and os.path.isfile(name):
         return AttachedCluster.from_file(name)
@@ -95,7 +97,5 @@ def connect(name: str | None = None, *, config: ConfigPaths = None, **overrides:
             )
         return AttachedCluster(record)
     if login_of(resource) is not None:  # the cluster lives on the login node
-        from hpcdask.lifecycle import up
-
         return AttachedCluster(up(resource))
     return start_cluster(resource)

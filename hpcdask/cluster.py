@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+# distributed's config defaults must be loaded before the config.set in start_cluster, or
+# leaving that block would remove the whole 'distributed' section that importing it adds.
+import dask.config
+import distributed  # noqa: F401
+
 from hpcdask.backends import backend_of
+from hpcdask.dashboard.serving import install as install_page
 from hpcdask.daskconfig import dotted
+from hpcdask.security import needs_tls, new_credentials
 
 if TYPE_CHECKING:
     from distributed.deploy.cluster import Cluster
@@ -37,14 +44,6 @@ def start_cluster(resource: Resource, security: Security | None = None) -> Clust
     Clusters that need TLS (see :func:`hpcdask.security.needs_tls`) get ``security``, or
     fresh credentials when none are given.
     """
-    # distributed's config defaults must be loaded before the config.set below, or leaving
-    # the block would remove the whole 'distributed' section that importing it adds.
-    import dask.config
-    import distributed  # noqa: F401
-
-    from hpcdask.dashboard.plugin import install as install_page
-    from hpcdask.security import needs_tls, new_credentials
-
     backend = backend_of(resource)
     security = (security or new_credentials()) if needs_tls(resource) else None
     with dask.config.set(dotted(resource.dask)):

@@ -20,8 +20,10 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from hpcdask import state
+from hpcdask import security, state
+from hpcdask._daemon import detach
 from hpcdask._version import __version__
+from hpcdask.resource import from_dump
 
 if TYPE_CHECKING:
     from distributed.core import Server
@@ -120,7 +122,7 @@ def _handlers(
 
 async def _serve(handlers: dict[str, Any], credentials: Security) -> Server:
     """Serve ``handlers`` on localhost over TLS: only holders of the credentials get in."""
-    from distributed.core import Server
+    from distributed.core import Server  # lazy: loads in the detached child (see main)
 
     server = Server(handlers)  # type: ignore[no-untyped-call]
     listen = credentials.get_listen_args("scheduler")  # type: ignore[no-untyped-call]
@@ -129,7 +131,7 @@ async def _serve(handlers: dict[str, Any], credentials: Security) -> Server:
 
 
 def _scheduler_closed(cluster: Cluster) -> bool:
-    from distributed.core import Status
+    from distributed.core import Status  # lazy: loads in the detached child (see main)
 
     scheduler = getattr(cluster, "scheduler", None)
     status = getattr(scheduler, "status", None)
@@ -155,8 +157,6 @@ def _abort_start(name: str, why: str) -> None:
     The controller leads its own process group (``setsid``), so this takes local workers with
     it; remote workers and batch jobs stop by themselves once the scheduler is gone.
     """
-    from hpcdask import security
-
     logger.error("cluster %s: %s; giving up", name, why)
     security.remove(name)
     logging.shutdown()
@@ -169,8 +169,7 @@ def _start(resource: Resource, credentials: Security) -> Cluster:
     Starting can hang for good (the scheduler closing under a short idle timeout before its
     first worker arrives), and the signals' usual handler only takes effect once it runs.
     """
-    from hpcdask import security
-    from hpcdask.cluster import start_cluster
+    from hpcdask.cluster import start_cluster  # lazy: loads in the detached child (see main)
 
     def stopped(signum: int, _: Any) -> None:
         _abort_start(resource.name, f"stopped by signal {signum} while starting")
@@ -193,8 +192,6 @@ def _start(resource: Resource, credentials: Security) -> Cluster:
 
 def run(resource: Resource) -> None:
     """Start ``resource``'s cluster and serve it until asked to stop; always clean up."""
-    from hpcdask import security
-
     stop = threading.Event()
     started = time.time()
     credentials = security.new_credentials()
@@ -224,10 +221,11 @@ def run(resource: Resource) -> None:
 
 
 def main() -> None:
-    """Read the request from stdin, then run the controller detached, holding the name's lock."""
-    from hpcdask._daemon import detach
-    from hpcdask.resource import from_dump
+    """Read the request from stdin, then run the controller detached, holding the name's lock.
 
+    The cluster's machinery (distributed, the backends) loads only in the detached child, so
+    the launcher answers at once: the child's pid, or that the name is taken.
+    """
     resource = from_dump(json.load(sys.stdin))
     detach(resource.name, lambda: run(resource))
 

@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from hpcdask import state
-from hpcdask.remote import AttachedCluster, pid_alive
+from hpcdask.attached import AttachedCluster
+from hpcdask.remote import pid_alive
 
 __all__ = ["discover"]
 

@@ -17,7 +17,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hpcdask import state
+from hpcdask._daemon import ALREADY_RUNNING, take_error
 from hpcdask.errors import HpcdaskError
+from hpcdask.login.checks import preflight
+from hpcdask.login.protocol import NOT_RUNNING_THERE
+from hpcdask.models import login_of
 from hpcdask.remote import ControllerGone, call, find_running, pid_alive
 from hpcdask.state import Record
 
@@ -52,9 +56,6 @@ def _spawn(resource: Resource, attach_only: bool = False) -> int | None:
     The keeper is the controller, or for a resource behind a login node, the tunnel to the
     controller there.
     """
-    from hpcdask._daemon import ALREADY_RUNNING
-    from hpcdask.models import login_of
-
     data = resource.model_dump(mode="json")
     module, request = "hpcdask.controller", data
     if login_of(resource) is not None:
@@ -77,9 +78,6 @@ def _spawn(resource: Resource, attach_only: bool = False) -> int | None:
 
 
 def _failed(name: str) -> HpcdaskError:
-    from hpcdask._daemon import take_error
-    from hpcdask.login.agent import NOT_RUNNING_THERE
-
     said = take_error(name)
     if said and said.endswith(NOT_RUNNING_THERE):  # the login node's agent found none
         return NotRunning(f"cluster '{name}': {said}")
@@ -92,8 +90,6 @@ def _failed(name: str) -> HpcdaskError:
 
 
 def _preflight(resource: Resource, login: LoginSpec, progress: Progress) -> None:
-    from hpcdask.login.checks import preflight
-
     progress(f"Logging in to {login.target()}")
     for warning in preflight(resource):
         logger.warning("login node %s: %s", login.target(), warning)
@@ -112,8 +108,6 @@ def up(
     resource behind a login node, the controller starts there and a tunnel here makes the
     cluster reachable; ``attach_only`` only reconnects to a cluster running there.
     """
-    from hpcdask.models import login_of
-
     running = find_running(resource.name)
     if running is not None:
         return running

@@ -16,6 +16,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from hpcdask import state
+from hpcdask.errors import HpcdaskError
 
 if TYPE_CHECKING:
     from distributed.security import Security
@@ -42,7 +43,7 @@ def needs_tls(resource: Resource) -> bool:
 
 def new_credentials() -> Security:
     """Return fresh credentials for one cluster, TLS required."""
-    from distributed.security import Security
+    from distributed.security import Security  # lazy: the CLI imports this module (--help)
 
     security: Security = Security.temporary()  # type: ignore[no-untyped-call]
     return security
@@ -109,7 +110,7 @@ def save(name: str, security: Security) -> None:
 
 def from_pem(data: dict[str, str]) -> Security:
     """Return credentials from their saved form (``ca``, ``cert``, ``key`` PEM texts)."""
-    from distributed.security import Security
+    from distributed.security import Security  # lazy: the CLI imports this module (--help)
 
     pem = {"tls_ca_file": data["ca"], "require_encryption": True}
     for role in ("scheduler", "worker", "client"):
@@ -146,8 +147,6 @@ def write_connection_file(record: state.Record, path: str | os.PathLike[str]) ->
 
 def read_connection_file(path: str | os.PathLike[str]) -> tuple[state.Record, Security]:
     """Return the record and credentials in a connection file."""
-    from hpcdask.errors import HpcdaskError
-
     try:
         with open(path) as source:
             data = json.load(source)

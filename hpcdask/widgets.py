@@ -20,7 +20,16 @@ from concurrent.futures import ThreadPoolExecutor
 from html import escape
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from hpcdask.errors import HpcdaskError
+from tornado.ioloop import PeriodicCallback
+
+from hpcdask.api import list_resources, load_resource
+from hpcdask.attached import AttachedCluster
+from hpcdask.dashboard.describe import where
+from hpcdask.dashboard.html import snapshot_html
+from hpcdask.dashboard.snapshot import ask, from_cluster, page_link
+from hpcdask.errors import ConfigError, HpcdaskError
+from hpcdask.lifecycle import down, up
+from hpcdask.remote import find_running
 
 if TYPE_CHECKING:
     from distributed.deploy.cluster import Cluster
@@ -28,7 +37,6 @@ if TYPE_CHECKING:
     from hpcdask.config import ConfigPaths
     from hpcdask.dashboard.snapshot import Snapshot
     from hpcdask.models import Resource
-    from hpcdask.remote import AttachedCluster
     from hpcdask.state import Record
 
 __all__ = ["ClusterView", "Launcher", "launcher", "view"]
@@ -41,7 +49,7 @@ REFRESH_MS = 1000
 def _ipywidgets() -> Any:
     """Return the ipywidgets module, or raise with the command that installs it."""
     try:
-        import ipywidgets
+        import ipywidgets  # lazy: an optional dependency (the notebook extra)
     except ImportError as error:
         raise ImportError(
             "hpcdask's notebook widgets need ipywidgets: pip install 'hpcdask[notebook]'"
@@ -64,8 +72,6 @@ class _StatusTable:
     """An HTML widget showing a cluster's snapshot, refreshed on the cluster's event loop."""
 
     def __init__(self, html: Any, cluster: Cluster) -> None:
-        from hpcdask.dashboard.snapshot import page_link
-
         self.html = html
         self.cluster = cluster
         self.link = page_link(cluster)
@@ -73,16 +79,12 @@ class _StatusTable:
         self.snapshot = self.refresh()
 
     def _show(self, snapshot: Snapshot) -> Snapshot:
-        from hpcdask.dashboard.html import snapshot_html
-
         self.snapshot = snapshot
         self.html.value = snapshot_html(snapshot, self.link)
         return snapshot
 
     async def _fetch(self) -> Snapshot:
         """Ask the scheduler, unless it said once that it takes no snapshots."""
-        from hpcdask.dashboard.snapshot import ask, from_cluster
-
         snapshot = await ask(self.cluster) if self.served else None
         self.served = snapshot is not None
         return snapshot or from_cluster(self.cluster)
@@ -97,8 +99,6 @@ class _StatusTable:
 
     def watch(self) -> None:
         """Refresh every second until the cluster (or this attachment) closes."""
-        from tornado.ioloop import PeriodicCallback
-
         callback = PeriodicCallback(self._tick, REFRESH_MS)
         self.cluster.periodic_callbacks[f"hpcdask-status-{id(self)}"] = callback  # closing stops it
         assert self.cluster.loop is not None
@@ -118,8 +118,6 @@ class ClusterView:
         self.widget = widgets.VBox([self.status.html, *([native] if native else [])])
 
     def _repr_html_(self) -> str:
-        from hpcdask.dashboard.html import snapshot_html
-
         return snapshot_html(self.status.snapshot, self.status.link)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
@@ -141,8 +139,6 @@ def view(cluster: Cluster) -> ClusterView:
 
 def _resource_html(resource: Resource, running: Record | None) -> str:
     """Return a resource's summary: type, where it runs, workers, scaling, file, state."""
-    from hpcdask.dashboard.describe import where
-
     worker = resource.worker
     sizes = [f"{k} {v}" for k, v in (("cores", worker.cores), ("processes", worker.processes)) if v]
     if worker.memory:
@@ -184,8 +180,6 @@ class Launcher:
     """
 
     def __init__(self, config: ConfigPaths = None) -> None:
-        from hpcdask.api import list_resources
-
         w = _ipywidgets()
         self.config = config
         self.cluster: AttachedCluster | None = None
@@ -219,10 +213,6 @@ class Launcher:
 
     def _describe(self) -> None:
         """Show the chosen resource's summary (or its config errors); label the start button."""
-        from hpcdask.api import load_resource
-        from hpcdask.errors import ConfigError
-        from hpcdask.remote import find_running
-
         self._controls()
         running = find_running(self.resource.value) if self.resource.value else None
         self.start.description = "Attach" if running else "Start"
@@ -244,17 +234,12 @@ class Launcher:
     @_reporting
     def _start(self) -> None:
         """Start the chosen resource in its own controller, or attach to it if it runs."""
-        from hpcdask.api import load_resource
-        from hpcdask.lifecycle import up
-
         resource = load_resource(self.resource.value, config=self.config)
         self.message.value = f"Starting {escape(resource.name)}…"
         self._attach(_off_loop(up, resource))
         self.message.value = ""
 
     def _attach(self, record: Record) -> None:
-        from hpcdask.remote import AttachedCluster
-
         self._detach()
         self.cluster = cluster = AttachedCluster(record)
         self._table = _StatusTable(self.status, cluster)
@@ -272,8 +257,6 @@ class Launcher:
     @_reporting
     def _stop(self) -> None:
         """Stop the attached cluster: its workers, jobs and controller."""
-        from hpcdask.lifecycle import down
-
         if self.cluster is None:
             return
         name = self.cluster.record.name

@@ -9,13 +9,13 @@ from typing import Any
 import click
 
 from hpcdask.cli.options import scaling_options, set_option
+from hpcdask.cli.parse import command_overrides, parse_assignments
+from hpcdask.errors import HpcdaskError, UnsupportedTypeError
 
 __all__ = ["register"]
 
 
 def _overrides(assignments: Sequence[str]) -> dict[str, Any]:
-    from hpcdask.cli.parse import parse_assignments
-
     return parse_assignments(assignments)
 
 
@@ -24,6 +24,7 @@ def _overrides(assignments: Sequence[str]) -> dict[str, Any]:
 @click.pass_obj
 def resources_command(configs: list[str] | None, as_json: bool) -> None:
     """List the resources hpcdask can find, with their types and where they are defined."""
+    # lazy: keeps hpcdask --help light
     from hpcdask.cli import render
     from hpcdask.config import load_catalog
 
@@ -44,6 +45,7 @@ def show_command(
     configs: list[str] | None, name: str | None, assignments: Sequence[str], as_json: bool
 ) -> None:
     """Show the fully resolved config of resource NAME and where each value came from."""
+    # lazy: keeps hpcdask --help light
     from hpcdask.cli import render
     from hpcdask.config import load_catalog
     from hpcdask.resource import validate
@@ -76,12 +78,11 @@ def show_command(
 
 def _job_script(resource: Any) -> tuple[str | None, str | None]:
     """Return the job script of a batch resource, or why it cannot be written."""
-    from hpcdask.errors import HpcdaskError
-    from hpcdask.models import JobqueueResource
+    from hpcdask.models import JobqueueResource  # lazy: keeps hpcdask --help light
 
     if not isinstance(resource, JobqueueResource) or resource.allocation is not None:
         return None, None  # pilot resources submit allocations, not one job per worker group
-    from hpcdask.backends.jobqueue import job_script
+    from hpcdask.backends.jobqueue import job_script  # lazy: only batch resources load it
 
     try:
         return job_script(resource), None
@@ -95,18 +96,17 @@ def _job_script(resource: Any) -> tuple[str | None, str | None]:
 @click.pass_obj
 def check_command(configs: list[str] | None, name: str | None, assignments: Sequence[str]) -> None:
     """Validate resource NAME and run the preflight checks its type has."""
+    # lazy: keeps hpcdask --help light
     from hpcdask.api import load_resource
     from hpcdask.backends import Check, Status, backend_of
     from hpcdask.cli import render
-    from hpcdask.errors import UnsupportedTypeError
+    from hpcdask.login.checks import login_checks
     from hpcdask.models import login_of
 
     resource = load_resource(name, config=configs, **_overrides(assignments))
     results = [Check("config", Status.OK, f"valid ({resource.origin})")]
     try:
         if login_of(resource) is not None:  # checked there, through SSH
-            from hpcdask.login.checks import login_checks
-
             results += login_checks(resource)
         else:
             results += backend_of(resource).checks(resource)  # pilots: their own
@@ -146,8 +146,8 @@ def run_command(
 
         hpcdask run local -- python analysis.py
     """
+    # lazy: keeps hpcdask --help light
     from hpcdask.api import load_resource
-    from hpcdask.cli.parse import command_overrides
     from hpcdask.cli.run import run
 
     resource = load_resource(name, config=configs, **command_overrides(assignments, workers, adapt))

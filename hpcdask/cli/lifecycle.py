@@ -9,7 +9,11 @@ from typing import Any
 
 import click
 
+from hpcdask import state
 from hpcdask.cli.options import scaling_options, set_option
+from hpcdask.cli.parse import command_overrides
+from hpcdask.errors import HpcdaskError
+from hpcdask.security import write_connection_file
 
 __all__ = ["register"]
 
@@ -19,9 +23,9 @@ def _reattach(name: str) -> Any:
 
     Return its record, or None when ``name`` is not such a resource or is not running there.
     """
+    # lazy: keeps hpcdask --help light
     from hpcdask.api import load_resource
     from hpcdask.cli.render import console
-    from hpcdask.errors import HpcdaskError
     from hpcdask.lifecycle import NotRunning, up
     from hpcdask.models import login_of
 
@@ -40,8 +44,7 @@ def _reattach(name: str) -> Any:
 
 
 def _running(name: str) -> Any:
-    from hpcdask.errors import HpcdaskError
-    from hpcdask.remote import find_running
+    from hpcdask.remote import find_running  # lazy: keeps hpcdask --help light
 
     record = find_running(name) or _reattach(name)
     if record is None:
@@ -76,8 +79,8 @@ def up_command(
     timeout: float,
 ) -> None:
     """Start cluster NAME in a process of its own, so it outlives this shell or notebook."""
+    # lazy: keeps hpcdask --help light
     from hpcdask.api import load_resource
-    from hpcdask.cli.parse import command_overrides
     from hpcdask.cli.render import console
     from hpcdask.lifecycle import up, wait_for_workers
 
@@ -101,7 +104,7 @@ def up_command(
 @click.argument("n", type=click.IntRange(min=0))
 def scale_command(name: str, n: int) -> None:
     """Ask cluster NAME for N workers (stops adaptive scaling)."""
-    from hpcdask.remote import call
+    from hpcdask.remote import call  # lazy: keeps hpcdask --help light
 
     report = call(_running(name), "scale", n=n)
     click.echo(f"{name}: {report['requested']} workers requested, {report['workers']} connected")
@@ -113,8 +116,7 @@ def scale_command(name: str, n: int) -> None:
 @click.option("--maximum", type=click.IntRange(min=1), required=True)
 def adapt_command(name: str, minimum: int, maximum: int) -> None:
     """Scale cluster NAME adaptively between --minimum and --maximum workers."""
-    from hpcdask.errors import HpcdaskError
-    from hpcdask.remote import call
+    from hpcdask.remote import call  # lazy: keeps hpcdask --help light
 
     if minimum > maximum:
         raise HpcdaskError(f"--minimum ({minimum}) is more than --maximum ({maximum})")
@@ -124,7 +126,7 @@ def adapt_command(name: str, minimum: int, maximum: int) -> None:
 
 def _report(record: Any) -> dict[str, Any]:
     """Ask a cluster's controller for its status; reconnect first if its tunnel died."""
-    from hpcdask.remote import call, pid_alive
+    from hpcdask.remote import call, pid_alive  # lazy: keeps hpcdask --help light
 
     if record.login and not pid_alive(record.pid):
         record = _reattach(record.name) or record
@@ -137,8 +139,7 @@ def _report(record: Any) -> dict[str, Any]:
 
 
 def _reports(names: Sequence[str]) -> list[dict[str, Any]]:
-    from hpcdask import state
-    from hpcdask.remote import ControllerGone
+    from hpcdask.remote import ControllerGone  # lazy: keeps hpcdask --help light
 
     reports = []
     for item in state.records():
@@ -167,7 +168,7 @@ def _reports(names: Sequence[str]) -> list[dict[str, Any]]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def status_command(names: tuple[str, ...], as_json: bool) -> None:
     """Show running clusters: type, state, workers, cores, memory, dashboard, uptime."""
-    from hpcdask.cli.render import print_status
+    from hpcdask.cli.render import print_status  # lazy: keeps hpcdask --help light
 
     reports = _reports(names)
     if as_json:
@@ -179,8 +180,7 @@ def status_command(names: tuple[str, ...], as_json: bool) -> None:
 @click.command("list")
 def list_command() -> None:
     """List the names of running clusters."""
-    from hpcdask import state
-    from hpcdask.remote import find_running
+    from hpcdask.remote import find_running  # lazy: keeps hpcdask --help light
 
     for item in state.records():
         if not isinstance(item, state.StateError) and find_running(item.name):
@@ -189,12 +189,11 @@ def list_command() -> None:
 
 def _not_running_here(name: str) -> bool:
     """Whether no live record of ``name`` is here (a damaged record counts as one)."""
-    from hpcdask.remote import find_running
-    from hpcdask.state import StateError
+    from hpcdask.remote import find_running  # lazy: keeps hpcdask --help light
 
     try:
         return find_running(name) is None
-    except StateError:
+    except state.StateError:
         return False
 
 
@@ -203,9 +202,7 @@ def _not_running_here(name: str) -> bool:
 @click.option("--all", "everything", is_flag=True, help="Stop every running cluster.")
 def down_command(names: tuple[str, ...], everything: bool) -> None:
     """Stop clusters: their workers, batch jobs and controllers."""
-    from hpcdask import state
-    from hpcdask.errors import HpcdaskError
-    from hpcdask.lifecycle import down
+    from hpcdask.lifecycle import down  # lazy: keeps hpcdask --help light
 
     if everything:
         names = tuple(r.name for r in state.records() if not isinstance(r, state.StateError))
@@ -231,9 +228,7 @@ def down_command(names: tuple[str, ...], everything: bool) -> None:
 )
 def logs_command(name: str, lines: int, workers: bool) -> None:
     """Print the end of cluster NAME's controller log, then its scheduler's and workers'."""
-    from hpcdask import state
-    from hpcdask.errors import HpcdaskError
-    from hpcdask.remote import call, find_running
+    from hpcdask.remote import call, find_running  # lazy: keeps hpcdask --help light
 
     path = state.log_path(name)
     if not path.exists():
@@ -287,8 +282,6 @@ def dashboard_command(name: str, open_it: bool) -> None:
 def export_command(name: str, output: str) -> None:
     """Write a connection file for cluster NAME: address and credentials, to attach from
     another machine with `hpcdask.connect("FILE.json")`. Keep it as private as an SSH key."""
-    from hpcdask.security import write_connection_file
-
     write_connection_file(_running(name), output)
     click.echo(f"{name}: connection file written to {output}")
 

@@ -18,7 +18,7 @@ def parse_assignments(assignments: Sequence[str]) -> dict[str, Any]:
     >>> parse_assignments(["worker.cores=4", "worker.env.A=b", "queue=short"])
     {'worker': {'cores': 4, 'env': {'A': 'b'}}, 'queue': 'short'}
     """
-    import yaml
+    import yaml  # lazy: the commands import this module at start-up (--help)
 
     out: dict[str, Any] = {}
     for assignment in assignments:

@@ -1,13 +1,22 @@
-"""Tables and messages for the terminal (rich), kept apart from what the commands compute."""
+"""Tables and messages for the terminal (rich), kept apart from what the commands compute.
+
+It loads rich, dask and the models: the commands import it when they run, not at start-up.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from rich.console import Console
+from dask.utils import format_bytes
+from rich.console import Console
+from rich.table import Table
 
+from hpcdask._model import display_key
+from hpcdask.errors import ConfigError
+from hpcdask.resource import validate
+
+if TYPE_CHECKING:
     from hpcdask.backends import Check
     from hpcdask.config import Catalog, ResolvedResource
     from hpcdask.models import Resource
@@ -30,16 +39,11 @@ _SIZE_KEYS = frozenset({"memory", "job_mem", "mem", "disk"})
 
 def console(stderr: bool = False) -> Console:
     """Return a rich console; messages that are not results go to stderr."""
-    from rich.console import Console
-
     return Console(stderr=stderr, highlight=False)
 
 
 def resource_rows(catalog: Catalog) -> list[dict[str, Any]]:
     """Return one row per resource: name, type, origin, description, default, problem."""
-    from hpcdask.errors import ConfigError
-    from hpcdask.resource import validate
-
     rows = []
     for name in catalog.names():
         definition = catalog.definition(name)
@@ -62,8 +66,6 @@ def resource_rows(catalog: Catalog) -> list[dict[str, Any]]:
 
 def print_resources(rows: Iterable[Mapping[str, Any]]) -> None:
     """Print the table of ``hpcdask resources``."""
-    from rich.table import Table
-
     table = Table("name", "type", "defined in", "description", box=None, pad_edge=False)
     problems = []
     for row in rows:
@@ -88,8 +90,6 @@ def _flatten(value: Any, prefix: str = "") -> Iterable[tuple[str, Any]]:
 
 
 def _shown(path: str, value: Any) -> str:
-    from dask.utils import format_bytes
-
     if value is None or value == () or value == {}:
         return "-"
     if path.rpartition(".")[2] in _SIZE_KEYS and isinstance(value, int):
@@ -101,8 +101,6 @@ def _shown(path: str, value: Any) -> str:
 
 def config_rows(resource: Resource, resolved: ResolvedResource) -> list[dict[str, str]]:
     """Return ``key``, ``value`` and ``source`` for every key of ``resource``, defaults too."""
-    from hpcdask._model import display_key
-
     data = resource.model_dump(exclude={"name", "origin"})
     rows = []
     for path, value in _flatten(data):
@@ -115,8 +113,6 @@ def config_rows(resource: Resource, resolved: ResolvedResource) -> list[dict[str
 
 def print_config(resource: Resource, rows: Iterable[Mapping[str, str]]) -> None:
     """Print the table of ``hpcdask show``."""
-    from rich.table import Table
-
     out = console()
     out.print(f"[bold]{resource.name}[/bold] ({resource.type}, defined in {resource.origin})")
     table = Table("key", "value", "from", box=None, pad_edge=False)
@@ -145,8 +141,6 @@ _MARKS = {
 
 def print_checks(resource: Resource, checks: Iterable[Check]) -> None:
     """Print the table of ``hpcdask check``."""
-    from rich.table import Table
-
     out = console()
     out.print(f"[bold]{resource.name}[/bold] ({resource.type})")
     table = Table("check", "result", "detail", box=None, pad_edge=False)
@@ -163,9 +157,6 @@ def _uptime(seconds: float) -> str:
 
 def print_status(reports: Iterable[Mapping[str, Any]], now: float) -> None:
     """Print the table of ``hpcdask status``."""
-    from dask.utils import format_bytes
-    from rich.table import Table
-
     table = Table(
         "name",
         "type",
@@ -230,8 +221,6 @@ def allocation_rows(allocations: Iterable[Mapping[str, Any]]) -> list[list[str]]
 
 def print_allocations(name: str, allocations: Iterable[Mapping[str, Any]]) -> None:
     """Print the allocations a pilot cluster holds, under ``hpcdask status``."""
-    from rich.table import Table
-
     rows = allocation_rows(allocations)
     out = console()
     if not rows:

@@ -10,7 +10,10 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from hpcdask.cli.render import console
+from hpcdask.cluster import start_cluster
 from hpcdask.errors import HpcdaskError
+from hpcdask.security import client_environment
 
 if TYPE_CHECKING:
     from distributed.deploy.cluster import Cluster
@@ -99,10 +102,6 @@ def _run_child(command: Sequence[str], env: dict[str, str], out: Console) -> int
 
 def run(resource: Resource, command: Sequence[str], *, timeout: float = 300.0) -> int:
     """Start ``resource``'s cluster, run ``command`` against it, tear down; return its exit code."""
-    from hpcdask.cli.render import console
-    from hpcdask.cluster import start_cluster
-    from hpcdask.security import client_environment
-
     out = console(stderr=True)
     with _sigterm_raises():
         with out.status(f"Starting {resource.type} cluster '{resource.name}'"):

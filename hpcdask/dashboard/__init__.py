@@ -17,13 +17,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hpcdask.dashboard.plugin import install
+    from hpcdask.dashboard.serving import install
     from hpcdask.dashboard.snapshot import PAGE, Snapshot, fetch, page_link
 
 __all__ = ["PAGE", "Snapshot", "fetch", "install", "page_link"]
 
 _LAZY = {
-    "install": "hpcdask.dashboard.plugin",
+    "install": "hpcdask.dashboard.serving",
     "PAGE": "hpcdask.dashboard.snapshot",
     "Snapshot": "hpcdask.dashboard.snapshot",
     "fetch": "hpcdask.dashboard.snapshot",

@@ -18,10 +18,15 @@ from bokeh.models.sources import ColumnDataSource
 from bokeh.models.widgets.markups import Div
 from bokeh.models.widgets.tables import DataTable, TableColumn
 from bokeh.plotting import figure
+from bokeh.server.tornado import BokehTornado
+from distributed.dashboard.components import add_periodic_callback
+from distributed.dashboard.components.scheduler import BOKEH_THEME, env
+from distributed.dashboard.core import BokehApplication
+from distributed.dashboard.scheduler import template_variables
+from tornado.ioloop import IOLoop
 
 from hpcdask.dashboard.html import COLUMNS, cells, summary_html
-from hpcdask.dashboard.plugin import HISTORY, INTERVAL
-from hpcdask.dashboard.snapshot import PAGE
+from hpcdask.dashboard.snapshot import HISTORY, INTERVAL, PAGE
 
 if TYPE_CHECKING:
     from hpcdask.dashboard.plugin import DashboardPlugin
@@ -112,9 +117,6 @@ def replace_data(source: ColumnDataSource, data: dict[str, list[str]]) -> None:
 
 
 def _document(plugin: DashboardPlugin, scheduler: Any, extra: dict[str, Any], doc: Any) -> None:
-    from distributed.dashboard.components import add_periodic_callback
-    from distributed.dashboard.components.scheduler import BOKEH_THEME, env
-
     page = Page(plugin)
     doc.title = f"Dask: hpcdask {plugin.heading.name}"
     doc.add_root(page.root)
@@ -126,8 +128,6 @@ def _document(plugin: DashboardPlugin, scheduler: Any, extra: dict[str, Any], do
 
 def _dashboard(scheduler: Any) -> Any:
     """Return the scheduler's Bokeh dashboard application, or None if it has none."""
-    from bokeh.server.tornado import BokehTornado
-
     http = getattr(scheduler, "http_application", None)
     apps = getattr(http, "applications", [])
     return next((app for app in apps if isinstance(app, BokehTornado)), None)
@@ -142,10 +142,6 @@ def _link(variables: dict[str, Any]) -> None:
 
 def serve(scheduler: Any, plugin: DashboardPlugin) -> bool:
     """Serve the page on ``scheduler``'s dashboard; return False if it has no dashboard."""
-    from distributed.dashboard.core import BokehApplication
-    from distributed.dashboard.scheduler import template_variables
-    from tornado.ioloop import IOLoop
-
     dashboard = _dashboard(scheduler)
     if dashboard is None:
         return False

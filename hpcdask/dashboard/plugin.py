@@ -1,37 +1,25 @@
 """The page's server side: a scheduler plugin in the process that owns the cluster.
 
 It samples the cluster every second (the page's plot shows that history, so a page opened
-late still sees how the cluster got where it is), answers ``hpcdask_snapshot`` requests from
-clients (the widgets), and serves the Bokeh page on the scheduler's own dashboard.
+late still sees how the cluster got where it is) and answers ``hpcdask_snapshot`` requests from
+clients (the widgets). :mod:`hpcdask.dashboard.serving` adds it to a scheduler, with the page.
 """
 
 from __future__ import annotations
 
-import logging
 import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from distributed.diagnostics.plugin import SchedulerPlugin
+from tornado.ioloop import PeriodicCallback
 
 from hpcdask.dashboard.describe import Seen
-from hpcdask.dashboard.snapshot import HANDLER, Heading, Snapshot, take
+from hpcdask.dashboard.snapshot import HANDLER, HISTORY, INTERVAL, Heading, Snapshot, take
 
-if TYPE_CHECKING:
-    from distributed.deploy.cluster import Cluster
-
-    from hpcdask.models import Resource
-
-__all__ = ["INTERVAL", "DashboardPlugin", "Sample", "install"]
-
-logger = logging.getLogger(__name__)
-
-#: Seconds between samples (and between page updates).
-INTERVAL = 1.0
-#: Samples kept: an hour at one a second.
-HISTORY = 3600
+__all__ = ["DashboardPlugin", "Sample"]
 
 
 @dataclass(frozen=True)
@@ -64,8 +52,6 @@ class DashboardPlugin(SchedulerPlugin):
         self.latest: Snapshot | None = None
 
     async def start(self, scheduler: Any) -> None:
-        from tornado.ioloop import PeriodicCallback
-
         self._scheduler = scheduler
         scheduler.handlers[HANDLER] = self.snapshot_msg
         self.sample()
@@ -95,36 +81,3 @@ class DashboardPlugin(SchedulerPlugin):
     def snapshot_msg(self) -> dict[str, Any]:
         """The ``hpcdask_snapshot`` handler: the snapshot as plain data."""
         return self.snapshot().to_msg()
-
-
-async def _add(scheduler: Any, plugin: DashboardPlugin) -> bool:
-    from hpcdask.dashboard.page import serve
-
-    scheduler.add_plugin(plugin, name=plugin.name)
-    await plugin.start(scheduler)
-    return serve(scheduler, plugin)
-
-
-def install(cluster: Cluster, resource: Resource) -> bool:
-    """Serve the hpcdask page on the dashboard of ``cluster``, whose scheduler runs here.
-
-    Returns False, changing nothing, when the scheduler runs in another process (an ``ssh``
-    resource's ``scheduler: HOST``) or when it has no dashboard.
-
-    Examples
-    --------
-    >>> from hpcdask.cluster import start_cluster
-    >>> install(start_cluster(resource), resource)  # doctest: +SKIP
-    True
-    """
-    from distributed import Scheduler
-
-    scheduler = getattr(cluster, "scheduler", None)
-    if not isinstance(scheduler, Scheduler):
-        logger.info("%s: the scheduler runs elsewhere; no hpcdask dashboard page", resource.name)
-        return False
-    if DashboardPlugin.name in scheduler.plugins:
-        return True
-    plugin = DashboardPlugin(Heading.of(resource), cluster)
-    served: bool = cluster.sync(_add, scheduler, plugin)  # type: ignore[no-untyped-call]
-    return served

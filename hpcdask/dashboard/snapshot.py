@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
+from hpcdask._model import walltime_seconds
 from hpcdask.dashboard.describe import Row, Seen, describe, join, pending, requested, where
 
 if TYPE_CHECKING:
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HANDLER",
+    "HISTORY",
+    "INTERVAL",
     "PAGE",
     "Heading",
     "Snapshot",
@@ -37,6 +40,10 @@ __all__ = [
 PAGE = "hpcdask"
 #: The scheduler handler that answers with a snapshot.
 HANDLER = "hpcdask_snapshot"
+#: Seconds between the plugin's samples (and between page updates).
+INTERVAL = 1.0
+#: Samples kept: an hour at one a second.
+HISTORY = 3600
 
 
 @dataclass(frozen=True)
@@ -51,8 +58,6 @@ class Heading:
     @classmethod
     def of(cls, resource: Resource) -> Heading:
         """Return the heading of ``resource``."""
-        from hpcdask._model import walltime_seconds
-
         walltime = getattr(resource, "walltime", None)
         seconds = walltime_seconds(walltime) if isinstance(walltime, str) else None
         return cls(resource.name, resource.type, where(resource), seconds)

@@ -18,13 +18,20 @@ import platform
 import shutil
 import sys
 import threading
+from importlib.metadata import version
 from typing import Any
 
-__all__ = ["main"]
+from hpcdask import state
+from hpcdask._version import __version__
+from hpcdask.backends import backend_of
+from hpcdask.errors import HpcdaskError
+from hpcdask.lifecycle import up
+from hpcdask.login.protocol import NOT_RUNNING, NOT_RUNNING_THERE
+from hpcdask.remote import find_running
+from hpcdask.resource import from_dump
+from hpcdask.security import saved
 
-#: Exit code of ``serve --attach-only`` when the cluster is not running, and what it says.
-NOT_RUNNING = 4
-NOT_RUNNING_THERE = "is not running on the login node"
+__all__ = ["main"]
 
 
 def _say(**message: Any) -> None:
@@ -33,11 +40,6 @@ def _say(**message: Any) -> None:
 
 def info(commands: list[str]) -> dict[str, Any]:
     """Return what the user's machine checks before it relies on this login node."""
-    from importlib.metadata import version
-
-    from hpcdask import state
-    from hpcdask._version import __version__
-
     return {
         "hpcdask": __version__,
         "dask": version("dask"),
@@ -50,15 +52,11 @@ def info(commands: list[str]) -> dict[str, Any]:
 
 
 def _read_resource() -> Any:
-    from hpcdask.resource import from_dump
-
     return from_dump(json.loads(sys.stdin.readline()))
 
 
 def check() -> dict[str, Any]:
     """Run the preflight checks of the resource on stdin, here where its batch system is."""
-    from hpcdask.backends import backend_of
-
     resource = _read_resource()
     found = backend_of(resource).checks(resource)
     return {"checks": [{"name": c.name, "status": c.status.value, "detail": c.detail}
@@ -66,9 +64,6 @@ def check() -> dict[str, Any]:
 
 
 def _start_or_find(name: str, attach_only: bool) -> Any:
-    from hpcdask.lifecycle import up
-    from hpcdask.remote import find_running
-
     if attach_only:
         return find_running(name)
     said: list[str] = []
@@ -95,10 +90,6 @@ def _stdin_closed() -> threading.Event:
 
 def serve(name: str, attach_only: bool) -> int:
     """Start or find cluster ``name``, report it, and stay while both ends live."""
-    from hpcdask.errors import HpcdaskError
-    from hpcdask.remote import find_running
-    from hpcdask.security import saved
-
     try:
         record = _start_or_find(name, attach_only)
         if record is None:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from typing import TYPE_CHECKING, Any
 
 from hpcdask._sync import run_sync
+from hpcdask.backends.base import Check, Status
 from hpcdask.login.session import (
     LoginError,
     check_versions,
@@ -20,9 +22,9 @@ from hpcdask.login.session import (
     remote_info,
     run_agent,
 )
+from hpcdask.login.tunnel import remote_resource
 
 if TYPE_CHECKING:
-    from hpcdask.backends.base import Check
     from hpcdask.models import LoginSpec, Resource
 
 __all__ = ["login_checks", "preflight"]
@@ -52,8 +54,6 @@ def preflight(resource: Resource) -> list[str]:
 
 def _port_free(login: LoginSpec) -> None:
     """Raise :class:`LoginError` if ``login.dashboard-port`` is taken on this machine."""
-    import socket
-
     with socket.socket() as probe:
         try:
             probe.bind(("127.0.0.1", login.dashboard_port or 0))
@@ -65,9 +65,6 @@ def _port_free(login: LoginSpec) -> None:
 
 
 async def _checks(resource: Resource) -> list[Check]:
-    from hpcdask.backends.base import Check, Status
-    from hpcdask.login.tunnel import remote_resource
-
     login = login_node(resource)
     found = [Check("login", Status.OK, login.target())]
     async with await open_login(login) as connection:
@@ -89,8 +86,6 @@ async def _checks(resource: Resource) -> list[Check]:
 
 
 def _outcome(name: str, outcome: Any, detail: str) -> Check:
-    from hpcdask.backends.base import Check, Status
-
     if isinstance(outcome, LoginError):
         return Check(name, Status.FAILED, outcome.reason)
     if isinstance(outcome, BaseException):
@@ -99,8 +94,6 @@ def _outcome(name: str, outcome: Any, detail: str) -> Check:
 
 
 def _versions(warnings: list[str], info: dict[str, Any]) -> Check:
-    from hpcdask.backends.base import Check, Status
-
     if warnings:
         return Check("versions", Status.WARNING, "; ".join(warnings))
     detail = f"python {info['python']}, dask {info['dask']}, distributed {info['distributed']}"
@@ -109,8 +102,6 @@ def _versions(warnings: list[str], info: dict[str, Any]) -> Check:
 
 def login_checks(resource: Resource) -> list[Check]:
     """Return ``hpcdask check``'s rows for a resource behind a login node."""
-    from hpcdask.backends.base import Check, Status
-
     try:
         return run_sync(lambda: _checks(resource))
     except LoginError as error:

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import platform
 import shlex
+from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
 from hpcdask._version import __version__
 from hpcdask.errors import HpcdaskError
+from hpcdask.models import login_of
 
 if TYPE_CHECKING:
     import asyncssh
@@ -44,8 +47,6 @@ class LoginError(HpcdaskError):
 
 def login_node(resource: Resource) -> LoginSpec:
     """Return the login node of ``resource``, which must have a ``login:`` block."""
-    from hpcdask.models import login_of
-
     login = login_of(resource)
     if login is None:
         raise HpcdaskError(f"resource '{resource.name}' has no login: block")
@@ -143,9 +144,6 @@ async def remote_info(
 
 def check_versions(login: LoginSpec, info: dict[str, Any]) -> list[str]:
     """Return mismatches that are worth a warning; raise if hpcdask itself differs."""
-    import platform
-    from importlib.metadata import version
-
     if info.get("hpcdask") != __version__:
         raise LoginError(
             login, f"hpcdask {info.get('hpcdask')} is installed there and {__version__} here: "

@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from hpcdask import security, state
+from hpcdask._daemon import detach
 from hpcdask.login.session import LoginError, agent_command, login_node, open_login
+from hpcdask.resource import from_dump
 
 if TYPE_CHECKING:
     import asyncssh
@@ -171,9 +173,6 @@ async def _main(resource: Resource, attach_only: bool) -> None:
 
 def main() -> None:
     """Read the request from stdin, then keep the tunnel detached, holding the name's lock."""
-    from hpcdask._daemon import detach
-    from hpcdask.resource import from_dump
-
     request = json.load(sys.stdin)
     resource = from_dump(request["resource"])
     attach_only = bool(request.get("attach_only"))

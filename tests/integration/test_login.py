@@ -26,7 +26,7 @@ from distributed import Client
 from waiting import wait_until
 
 import hpcdask
-from hpcdask.remote import AttachedCluster
+from hpcdask.attached import AttachedCluster
 
 from .conftest import SSHHost, run
 

@@ -19,6 +19,7 @@ from distributed import Client
 from waiting import wait_until
 
 import hpcdask
+from hpcdask.attached import AttachedCluster
 from hpcdask.backends.base import Description, Placement
 from hpcdask.backends.ssh.cluster import HostCluster
 from hpcdask.backends.ssh.plan import HostPlan
@@ -26,10 +27,9 @@ from hpcdask.dashboard import fetch, page_link
 from hpcdask.dashboard.describe import Seen, describe, join, requested, where
 from hpcdask.dashboard.html import cells, snapshot_html
 from hpcdask.dashboard.page import replace_data, serve
-from hpcdask.dashboard.plugin import install
+from hpcdask.dashboard.serving import install
 from hpcdask.dashboard.snapshot import Heading, Snapshot, take
 from hpcdask.models import LocalResource, SlurmResource, SSHResource
-from hpcdask.remote import AttachedCluster
 
 HPCDASK = str(Path(sys.executable).parent / "hpcdask")
 

@@ -23,7 +23,7 @@ from distributed import Client
 from waiting import wait_until
 
 import hpcdask
-from hpcdask.remote import AttachedCluster
+from hpcdask.attached import AttachedCluster
 
 HPCDASK = str(Path(sys.executable).parent / "hpcdask")
 QUIET = ["--set", "dashboard-address=:0"]
