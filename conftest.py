@@ -1,31 +1,38 @@
-"""Run the package's docstring examples (``--doctest-modules`` on ``hpcdask/``) isolated.
+"""Fixtures for every test and for the package's docstring examples.
 
-tests/conftest.py does not apply to files under hpcdask/, and the package must not carry a
-conftest.py of its own, so this root one gives each doctest what ``isolated_config`` in
-tests/conftest.py gives a test: an empty home and an empty current folder, so no user or
-project config (``./configs/``) leaks into an example and nothing is written into the real
-home. Other tests are left to their own conftest files.
+This root conftest (rather than ``tests/conftest.py``) applies to the doctests of ``hpcdask/``
+(``--doctest-modules``) as well, and the package must not carry a conftest of its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 
-@pytest.fixture(autouse=True)
-def _isolate_doctests(request: pytest.FixtureRequest) -> None:
-    if not isinstance(request.node, pytest.DoctestItem):
-        return
-    tmp_path: Path = request.getfixturevalue("tmp_path")
-    monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+@pytest.fixture
+def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Run in an empty folder with an empty home, so no user or project config leaks in."""
     home = tmp_path / "home"
     home.mkdir()
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    for name in ("HPCDASK_CONFIG", "HPCDASK_STATE_DIR", "XDG_STATE_HOME"):
-        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("HPCDASK_CONFIG", raising=False)
     monkeypatch.chdir(work)
+    yield work
+
+
+@pytest.fixture(autouse=True)
+def _isolate_doctests(request: pytest.FixtureRequest) -> None:
+    """Give each docstring example what ``isolated_config`` gives a test, and no state folder
+    of the user's: nothing is read from or written into the real home."""
+    if not isinstance(request.node, pytest.DoctestItem):
+        return
+    request.getfixturevalue("isolated_config")
+    monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+    for name in ("HPCDASK_STATE_DIR", "XDG_STATE_HOME"):
+        monkeypatch.delenv(name, raising=False)
