@@ -8,7 +8,7 @@ from typing import Any
 
 from hpcdask.backends.jobqueue.args import dask_jobqueue
 from hpcdask.backends.jobqueue.cluster import BatchCluster
-from hpcdask.backends.jobqueue.dialect import Dialect, state_from
+from hpcdask.backends.jobqueue.dialect import Dialect, jobqueue_command, state_from
 from hpcdask.backends.jobqueue.jobs import BookedJob, LogDirectoryLater
 from hpcdask.backends.jobqueue.system import System
 from hpcdask.jobs import JobInfo, JobState
@@ -92,9 +92,10 @@ class SlurmDialect(Dialect):
     """
 
     system = "Slurm"
-    submit = ("sbatch", "--parsable")
+    # --parsable: sbatch prints "ID[;CLUSTER]", not "Submitted batch job ID".
+    submit = jobqueue_command(_jq.slurm.SLURMJob.submit_command, "--parsable")
     status = (*_SQUEUE, f"--format={_FIELDS}")
-    cancel = ("scancel",)
+    cancel = jobqueue_command(_jq.slurm.SLURMJob.cancel_command)
 
     def status_commands(self, job_ids: Sequence[str]) -> list[list[str]]:
         return [self.squeue(job_ids)]
