@@ -10,6 +10,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from distributed.comm.addressing import get_address_host_port
+
 from hpcdask.backends.jobqueue.systems.slurm import SlurmDialect, parse_time_left
 from hpcdask.jobs import JobState
 from hpcdask.pilot.slots import Node
@@ -65,8 +67,6 @@ def watchdog(scheduler: str, timeout: float) -> str:
     exec bash -c 'last=$SECONDS; while :; do if (exec 3<>/dev/tcp/10.0.0.1/8786) 2>/dev/null;
     then last=$SECONDS; elif [ $((SECONDS - last)) -ge 60 ]; then exit 0; fi; sleep 5; done'
     """
-    from distributed.comm.addressing import get_address_host_port
-
     host, port = get_address_host_port(scheduler)
     every = max(1, min(5, int(timeout // 3)))
     loop = (

@@ -7,7 +7,9 @@ import asyncio
 from fakeshell import FakeShell
 
 from hpcdask.jobs import JobState
+from hpcdask.models import SlurmResource
 from hpcdask.pilot.allocation import AllocationStatus, SlurmAllocations
+from hpcdask.pilot.settings import slurm_allocations
 from hpcdask.pilot.slots import Node
 
 
@@ -104,9 +106,6 @@ def test_describe_nodes() -> None:
 
 def test_extra_directives_are_split_like_sbatch_lines() -> None:
     """``--begin now+20`` works in dask-jobqueue's ``#SBATCH`` lines; so it must here."""
-    from hpcdask.models import SlurmResource
-    from hpcdask.pilot.settings import slurm_allocations
-
     resource = SlurmResource(
         name="x",
         walltime="01:00:00",
