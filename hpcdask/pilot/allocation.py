@@ -10,8 +10,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hpcdask.backends.jobqueue.dialect import state_from
-from hpcdask.backends.jobqueue.systems.slurm import STATES as SLURM_STATES
+from distributed.comm.addressing import get_address_host_port
+
+from hpcdask.backends.jobqueue.systems.slurm import SlurmDialect, parse_time_left
 from hpcdask.jobs import JobState
 from hpcdask.pilot.slots import Node
 from hpcdask.shell import Shell
@@ -66,8 +67,6 @@ def watchdog(scheduler: str, timeout: float) -> str:
     exec bash -c 'last=$SECONDS; while :; do if (exec 3<>/dev/tcp/10.0.0.1/8786) 2>/dev/null;
     then last=$SECONDS; elif [ $((SECONDS - last)) -ge 60 ]; then exit 0; fi; sleep 5; done'
     """
-    from distributed.comm.addressing import get_address_host_port
-
     host, port = get_address_host_port(scheduler)
     every = max(1, min(5, int(timeout // 3)))
     loop = (
@@ -78,31 +77,17 @@ def watchdog(scheduler: str, timeout: float) -> str:
     return f"exec bash -c '{loop}'"
 
 
-def parse_time_left(text: str) -> float | None:
-    """Return the seconds in Slurm's ``%L`` (``D-HH:MM:SS``, ``HH:MM:SS``, ``MM:SS``).
-
-    Examples
-    --------
-    >>> parse_time_left("1-00:00:05"), parse_time_left("02:00"), parse_time_left("UNLIMITED")
-    (86405.0, 120.0, None)
-    """
-    days, _, clock = text.strip().rpartition("-")
-    parts = clock.split(":")
-    if (
-        not all(p.isdigit() for p in parts)
-        or not 1 <= len(parts) <= 3
-        or (days and not days.isdigit())
-    ):
-        return None
-    seconds = 0
-    for part in parts:
-        seconds = seconds * 60 + int(part)
-    return float(seconds + int(days or 0) * 86400)
+#: Slurm's commands and their output, as the batch family reads them.
+_SLURM = SlurmDialect()
 
 
 @dataclass
 class SlurmAllocations(Allocations):
-    """Slurm allocations: ``sbatch --wrap`` holding the nodes, ``squeue``, ``scancel``."""
+    """Slurm allocations: ``sbatch --wrap`` holding the nodes, ``squeue``, ``scancel``.
+
+    The commands and the parsing of ``squeue`` are the Slurm dialect's (the batch family's),
+    with the time left of each allocation besides.
+    """
 
     shell: Shell
     walltime: str
@@ -126,8 +111,7 @@ class SlurmAllocations(Allocations):
         ['--job-name=hpcdask-pilot', '--nodes=2', '--time=01:00:00', '--output=/dev/null']
         """
         command = [
-            "sbatch",
-            "--parsable",
+            *_SLURM.submit,
             f"--job-name={self.job_name}",
             f"--nodes={nodes}",
             f"--time={self.walltime}",
@@ -145,27 +129,20 @@ class SlurmAllocations(Allocations):
     async def poll(self, ids: Sequence[str]) -> dict[str, AllocationStatus]:
         if not ids:
             return {}
-        command = [
-            "squeue",
-            "--noheader",
-            "--states=all",
-            "--format=%i|%T|%r|%N|%L",
-            f"--jobs={','.join(ids)}",
-        ]
+        command = _SLURM.squeue(ids, time_left=True)
         result = await self.shell.run(command, timeout=self.timeout, check=False)
         found = {}
-        for line in result.stdout.splitlines():
-            job, word, reason, nodelist, left = (line.strip().split("|") + [""] * 5)[:5]
-            state = state_from(SLURM_STATES, word, JobState.FAILED)
-            names = await self._hostnames(nodelist) if state is JobState.RUNNING else ()
-            found[job] = AllocationStatus(
-                job, state, names, parse_time_left(left), "" if reason == "None" else reason
+        for job in _SLURM.squeue_lines(result.stdout, time_left=True):
+            running = job.state is JobState.RUNNING
+            names = await self._hostnames(job.nodes) if running else ()
+            found[job.job_id] = AllocationStatus(
+                job.job_id, job.state, names, job.time_left, job.reason
             )
         gone = {i: AllocationStatus(i, JobState.UNKNOWN) for i in ids if i not in found}
         return {**gone, **found}
 
     async def _hostnames(self, nodelist: str) -> tuple[str, ...]:
-        if not nodelist or nodelist == "(null)":
+        if not nodelist:
             return ()
         result = await self.shell.run(
             ["scontrol", "show", "hostnames", nodelist], timeout=self.timeout
@@ -174,7 +151,7 @@ class SlurmAllocations(Allocations):
 
     async def cancel(self, ids: Sequence[str]) -> None:
         if ids:
-            await self.shell.run(["scancel", *ids], timeout=self.timeout, check=False)
+            await self.shell.run(_SLURM.cancel_command(ids), timeout=self.timeout, check=False)
 
     async def describe(self, nodes: Sequence[str]) -> list[Node]:
         result = await self.shell.run(

@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-import dask.config
 from distributed import Scheduler
 
 from hpcdask.backends.base import Backend, Check
-from hpcdask.daskconfig import nested
+from hpcdask.backends.workers import inherited_config, worker_options
 from hpcdask.errors import HpcdaskError, UnsupportedTypeError
 from hpcdask.models import JobqueueResource, SlurmResource
 from hpcdask.models.batch import duration_seconds
@@ -19,7 +18,6 @@ from hpcdask.pilot.launcher import Launcher, SrunLauncher, SshLauncher
 from hpcdask.pilot.pilot import Pilot, PilotSettings
 from hpcdask.pilot.settings import margin_problem, slurm_allocations, ssh_options, worker_size
 from hpcdask.pilot.slots import SlotBook
-from hpcdask.security import as_dask_config
 from hpcdask.shell import Shell, SubprocessShell
 
 if TYPE_CHECKING:
@@ -80,28 +78,17 @@ def nanny_options(resource: JobqueueResource, security: Security | None) -> dict
     {'nthreads': 2, 'memory_limit': 2000000000, 'death_timeout': 30.0, 'resources': {'GPU': 1}}
     """
     worker = resource.worker
-    nanny: dict[str, Any] = {
+    return {
         "nthreads": worker.threads_per_process() or 1,
         "memory_limit": worker.memory_per_process() or "auto",
-        "death_timeout": float(resource.death_timeout),
+        **worker_options(resource, security),
     }
-    if worker.gpus:
-        nanny["resources"] = {"GPU": worker.gpus}
-    if security is not None:
-        nanny["protocol"] = "tls"
-    return nanny
 
 
 def _env(resource: JobqueueResource, security: Security | None) -> dict[str, str]:
     """Environment of the node agents and their workers: the worker block's, Dask config,
     TLS credentials."""
-    config = nested(resource.dask)
-    if security is not None:
-        config = dask.config.merge(config, as_dask_config(security))
-    env = dict(resource.worker.env)
-    if config:
-        env["DASK_INTERNAL_INHERIT_CONFIG"] = dask.config.serialize(config)
-    return env
+    return {**resource.worker.env, **inherited_config(resource, security)}
 
 
 class PilotBackend(Backend):

@@ -2,18 +2,27 @@
 
 A dialect only builds commands and reads their output: pure functions, tested with canned
 output. Running the commands is the job book's business, through the shell seam.
+
+The submit and cancel programs are those of the system's dask-jobqueue job class
+(``submit_command``, ``cancel_command``), read with :func:`jobqueue_command`. The cancel
+command is dask-jobqueue's as it is. The submit command differs in how it is called: the job
+script goes to its standard input (no temporary file to write and remove for each job; the
+job book, and a faked shell in tests, hand the script itself), and where the plain command
+prints the job id inside a sentence, an option makes it print the id alone (each system's
+module says which and why).
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Sequence
 from typing import ClassVar
 
 from hpcdask.jobs import JobInfo, JobState
 from hpcdask.shell import CommandError, CommandResult, one_line
 
-__all__ = ["Dialect", "Submission", "state_from"]
+__all__ = ["Dialect", "Submission", "jobqueue_command", "state_from"]
 
 Submission = tuple[list[str], str | None]
 """A submit command and the text to feed to its standard input (None: nothing)."""
@@ -103,6 +112,18 @@ class Dialect:
     def commands(self) -> tuple[str, str, str]:
         """Return the names of the submit, status and cancel commands."""
         return self.submit[0], self.status[0], self.cancel[0]
+
+
+def jobqueue_command(command: str, *options: str) -> tuple[str, ...]:
+    """Return a dask-jobqueue job class's ``submit_command`` or ``cancel_command`` (a shell
+    string) as words, followed by hpcdask's own ``options``.
+
+    Examples
+    --------
+    >>> jobqueue_command("sbatch", "--parsable")
+    ('sbatch', '--parsable')
+    """
+    return (*shlex.split(command), *options)
 
 
 def state_from(table: dict[str, JobState], word: str, default: JobState) -> JobState:

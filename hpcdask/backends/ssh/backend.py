@@ -12,19 +12,23 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from distributed import Scheduler
+from distributed.utils import get_ip
+
 from hpcdask.backends.base import Backend, Check
+from hpcdask.backends.ssh.cluster import HostCluster
 from hpcdask.backends.ssh.connect import Connections
 from hpcdask.backends.ssh.plan import HostPlan, host_plans
 from hpcdask.backends.ssh.probe import probe, start_check
-from hpcdask.daskconfig import nested
+from hpcdask.backends.ssh.process import SSHScheduler
+from hpcdask.backends.ssh.versions import version_checks
+from hpcdask.backends.workers import inherited_config, worker_options
 from hpcdask.errors import HpcdaskError
 from hpcdask.models import HostSpec, SSHResource
-from hpcdask.security import as_dask_config
 
 if TYPE_CHECKING:
     from distributed.security import Security
 
-    from hpcdask.backends.ssh.cluster import HostCluster
     from hpcdask.models import Resource
 
 __all__ = ["HostsUnavailable", "SSHBackend"]
@@ -41,8 +45,6 @@ class HostsUnavailable(HpcdaskError):
 
 def _scheduler_host(addresses: Iterable[str]) -> str:
     """Return the local address the hosts can reach: loopback if they are all local."""
-    from distributed.utils import get_ip
-
     remote = [a for a in addresses if not ipaddress.ip_address(a).is_loopback]
     return str(get_ip(remote[0])) if remote else "127.0.0.1"  # type: ignore[no-untyped-call]
 
@@ -55,20 +57,16 @@ def scheduler_spec(
     security: Security | None,
 ) -> dict[str, Any]:
     """Return the spec of the scheduler: in this process, or on the host named in ``scheduler``."""
-    from distributed import Scheduler
-
     options: dict[str, Any] = {"dashboard_address": resource.dashboard_address, "port": 0}
     if security is not None:
         options["protocol"] = "tls://"
     if resource.scheduler != "local":
-        from hpcdask.backends.ssh.process import SSHScheduler
-
         remote = {
             "plan": plans[resource.scheduler],
             "connections": connections,
             "options": options,
             "env": {},
-            "secret_env": remote_secrets(resource, security),
+            "secret_env": inherited_config(resource, security),
             "start_timeout": resource.start_timeout,
         }
         return {"cls": SSHScheduler, "options": remote}
@@ -79,30 +77,6 @@ def scheduler_spec(
     else:
         options["host"] = resource.scheduler_address or _scheduler_host(addresses)
     return {"cls": Scheduler, "options": options}
-
-
-def worker_options(resource: SSHResource, security: Security | None) -> dict[str, Any]:
-    """Return the nanny options every worker of ``resource`` shares."""
-    worker = resource.worker
-    options: dict[str, Any] = {"death_timeout": resource.death_timeout}
-    if security is not None:
-        options["protocol"] = "tls"
-    if worker.gpus:
-        options["resources"] = {"GPU": worker.gpus}
-    return options
-
-
-def remote_secrets(resource: SSHResource, security: Security | None) -> dict[str, str]:
-    """Return the variables, sent over stdin, that give remote processes the ``dask:`` block
-    and the cluster's TLS credentials."""
-    import dask.config
-
-    config = nested(resource.dask)
-    if security is not None:
-        config = dask.config.merge(config, as_dask_config(security))
-    if not config:
-        return {}
-    return {"DASK_INTERNAL_INHERIT_CONFIG": dask.config.serialize(config)}
 
 
 def _with_scheduler_host(resource: SSHResource) -> dict[str, HostPlan]:
@@ -136,8 +110,6 @@ class SSHBackend(Backend):
     """Builds a :class:`HostCluster` for ``ssh`` resources."""
 
     def cluster(self, resource: Resource, security: Security | None = None) -> HostCluster:
-        from hpcdask.backends.ssh.cluster import HostCluster
-
         assert isinstance(resource, SSHResource)
         everything, reached, failed = _usable(resource)
         plans = {h: p for h, p in everything.items() if h in resource.hosts}
@@ -149,7 +121,7 @@ class SSHBackend(Backend):
                 plans,
                 threads=threads,
                 worker_options=worker_options(resource, security),
-                secret_env=remote_secrets(resource, security),
+                secret_env=inherited_config(resource, security),
                 start_timeout=resource.start_timeout,
                 scheduler=scheduler_spec(resource, addresses, connections, everything, security),
                 connections=connections,
@@ -166,8 +138,6 @@ class SSHBackend(Backend):
         return cluster
 
     def checks(self, resource: Resource) -> list[Check]:
-        from hpcdask.backends.ssh.versions import version_checks
-
         assert isinstance(resource, SSHResource)
         return version_checks(host_plans(resource), resource.connect_timeout + 20)
 

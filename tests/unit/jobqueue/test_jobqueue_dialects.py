@@ -3,16 +3,19 @@ system needed)."""
 
 from __future__ import annotations
 
+import shlex
+from typing import Any
+
 import pytest
 
 from hpcdask.backends.jobqueue.dialect import Dialect
-from hpcdask.backends.jobqueue.systems.htcondor import HTCondorDialect
-from hpcdask.backends.jobqueue.systems.lsf import LSFDialect
-from hpcdask.backends.jobqueue.systems.moab import MoabDialect
-from hpcdask.backends.jobqueue.systems.oar import OARDialect
-from hpcdask.backends.jobqueue.systems.pbs import PBSDialect
-from hpcdask.backends.jobqueue.systems.sge import SGEDialect
-from hpcdask.backends.jobqueue.systems.slurm import SlurmDialect
+from hpcdask.backends.jobqueue.systems.htcondor import HTCondorDialect, HTCondorWorkerJob
+from hpcdask.backends.jobqueue.systems.lsf import LSFDialect, LSFWorkerJob
+from hpcdask.backends.jobqueue.systems.moab import MoabDialect, MoabWorkerJob
+from hpcdask.backends.jobqueue.systems.oar import OARDialect, OARWorkerJob
+from hpcdask.backends.jobqueue.systems.pbs import PBSDialect, PBSWorkerJob
+from hpcdask.backends.jobqueue.systems.sge import SGEDialect, SGEWorkerJob
+from hpcdask.backends.jobqueue.systems.slurm import SlurmDialect, SlurmWorkerJob
 from hpcdask.jobs import JobInfo, JobState
 from hpcdask.shell import CommandError, CommandResult
 
@@ -90,6 +93,26 @@ def test_submissions_feed_the_script_on_stdin() -> None:
     ]:
         assert dialect.submission("#!/bin/sh\n") == (command, "#!/bin/sh\n")
         assert not dialect.needs_file()
+
+
+@pytest.mark.parametrize(
+    ("dialect", "job_class", "options"),
+    [
+        (SlurmDialect(), SlurmWorkerJob, ("--parsable",)),
+        (PBSDialect(), PBSWorkerJob, ()),
+        (MoabDialect(), MoabWorkerJob, ()),
+        (SGEDialect(), SGEWorkerJob, ("-terse",)),
+        (LSFDialect(), LSFWorkerJob, ()),
+        (HTCondorDialect(), HTCondorWorkerJob, ("-",)),
+        (OARDialect(), OARWorkerJob, ()),
+    ],
+)
+def test_commands_are_dask_jobqueues_plus_hpcdasks_options(
+    dialect: Dialect, job_class: Any, options: tuple[str, ...]
+) -> None:
+    """Cancelling is dask-jobqueue's command; submitting adds only the options named here."""
+    assert dialect.submit == (*shlex.split(job_class.submit_command), *options)
+    assert dialect.cancel == tuple(shlex.split(job_class.cancel_command))
 
 
 def test_lsf_without_stdin_submits_a_file() -> None:

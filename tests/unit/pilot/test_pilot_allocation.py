@@ -7,7 +7,9 @@ import asyncio
 from fakeshell import FakeShell
 
 from hpcdask.jobs import JobState
+from hpcdask.models import SlurmResource
 from hpcdask.pilot.allocation import AllocationStatus, SlurmAllocations
+from hpcdask.pilot.settings import slurm_allocations
 from hpcdask.pilot.slots import Node
 
 
@@ -60,6 +62,33 @@ def test_poll_reports_pending_running_timeout_and_gone() -> None:
     assert JobState.TIMEOUT.ended and statuses["9"].state is not JobState.FAILED
 
 
+def test_poll_reads_squeue_like_the_batch_family_but_keeps_slurms_reason() -> None:
+    """The dialect's parser; an allocation's reason is Slurm's alone (its state is apart)."""
+    shell = FakeShell()
+    shell.reply(
+        "squeue",
+        "7|FAILED|NonZeroExitCode|n1|0:00\n8|NODE_FAIL|None|(null)|INVALID\n"
+        "9|CONFIGURING|None|n[1-2]|5:00\n",
+    )
+    statuses = asyncio.run(_slurm(shell).poll(["7", "8", "9"]))
+    assert statuses == {
+        "7": AllocationStatus("7", JobState.FAILED, (), 0.0, "NonZeroExitCode"),
+        "8": AllocationStatus("8", JobState.FAILED, (), None, ""),
+        "9": AllocationStatus("9", JobState.PENDING, (), 300.0, ""),
+    }
+    assert shell.calls[0].command == (
+        "squeue", "--noheader", "--states=all", "--format=%i|%T|%r|%N|%L", "--jobs=7,8,9",
+    )  # fmt: skip
+    assert not shell.called("scontrol")
+
+
+def test_cancel_gives_allocations_back() -> None:
+    shell = FakeShell()
+    shell.reply("scancel", "")
+    asyncio.run(_slurm(shell).cancel(["7", "8"]))
+    assert shell.calls[0].command == ("scancel", "7", "8")
+
+
 def test_describe_nodes() -> None:
     shell = FakeShell()
     shell.reply(
@@ -77,9 +106,6 @@ def test_describe_nodes() -> None:
 
 def test_extra_directives_are_split_like_sbatch_lines() -> None:
     """``--begin now+20`` works in dask-jobqueue's ``#SBATCH`` lines; so it must here."""
-    from hpcdask.models import SlurmResource
-    from hpcdask.pilot.settings import slurm_allocations
-
     resource = SlurmResource(
         name="x",
         walltime="01:00:00",

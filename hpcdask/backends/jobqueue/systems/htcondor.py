@@ -7,7 +7,7 @@ from typing import Any
 
 from hpcdask.backends.jobqueue.args import dask_jobqueue
 from hpcdask.backends.jobqueue.cluster import BatchCluster
-from hpcdask.backends.jobqueue.dialect import Dialect
+from hpcdask.backends.jobqueue.dialect import Dialect, jobqueue_command
 from hpcdask.backends.jobqueue.jobs import BookedJob, LogDirectoryLater
 from hpcdask.backends.jobqueue.system import System
 from hpcdask.jobs import JobInfo, JobState
@@ -34,9 +34,10 @@ class HTCondorDialect(Dialect):
     """HTCondor. Job ids are ``cluster.proc``; one job per cluster here."""
 
     system = "HTCondor"
-    submit = ("condor_submit", "-")
+    # "-": condor_submit reads the submit description from its standard input, not a file.
+    submit = jobqueue_command(_jq.htcondor.HTCondorJob.submit_command, "-")
     status = ("condor_q",)
-    cancel = ("condor_rm",)
+    cancel = jobqueue_command(_jq.htcondor.HTCondorJob.cancel_command)
     job_id_pattern = r"submitted to cluster (\d+)"
 
     def job_id(self, result: CommandResult) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 from hpcdask._model import walltime_seconds
 from hpcdask.backends.jobqueue.args import dask_jobqueue
 from hpcdask.backends.jobqueue.cluster import BatchCluster
-from hpcdask.backends.jobqueue.dialect import Dialect, state_from
+from hpcdask.backends.jobqueue.dialect import Dialect, jobqueue_command, state_from
 from hpcdask.backends.jobqueue.jobs import BookedJob, LogDirectoryLater
 from hpcdask.backends.jobqueue.system import System
 from hpcdask.jobs import JobInfo, JobState
@@ -41,9 +41,9 @@ class LSFDialect(Dialect):
     use_stdin: bool = True
 
     system = "LSF"
-    submit = ("bsub",)
+    submit = jobqueue_command(_jq.lsf.LSFJob.submit_command)
     status = ("bjobs", "-a", "-noheader", "-o", f"{_FIELDS} delimiter='|'")
-    cancel = ("bkill",)
+    cancel = jobqueue_command(_jq.lsf.LSFJob.cancel_command)
     job_id_pattern = r"Job <(\d+)>"
 
     def needs_file(self) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 
 from hpcdask.backends.jobqueue.args import dask_jobqueue
 from hpcdask.backends.jobqueue.cluster import BatchCluster
-from hpcdask.backends.jobqueue.dialect import state_from
+from hpcdask.backends.jobqueue.dialect import jobqueue_command, state_from
 from hpcdask.backends.jobqueue.jobs import BookedJob, LogDirectoryLater
 from hpcdask.backends.jobqueue.systems.pbs import PBS, PBSDialect
 from hpcdask.jobs import JobInfo, JobState
@@ -35,9 +35,9 @@ class MoabDialect(PBSDialect):
     """Moab over PBS/Torque: ``msub`` and ``canceljob``; state from ``checkjob``, per job."""
 
     system = "Moab"
-    submit = ("msub",)
+    submit = jobqueue_command(_jq.moab.MoabJob.submit_command)
     status = ("checkjob",)
-    cancel = ("canceljob",)
+    cancel = jobqueue_command(_jq.moab.MoabJob.cancel_command)
     job_id_pattern = r"^\s*(\S+)\s*$"
 
     def status_commands(self, job_ids: Sequence[str]) -> list[list[str]]:

@@ -10,7 +10,7 @@ from typing import Any
 from hpcdask.backends.base import Check, Status
 from hpcdask.backends.jobqueue.args import dask_jobqueue
 from hpcdask.backends.jobqueue.cluster import BatchCluster
-from hpcdask.backends.jobqueue.dialect import Dialect, Submission, state_from
+from hpcdask.backends.jobqueue.dialect import Dialect, Submission, jobqueue_command, state_from
 from hpcdask.backends.jobqueue.jobs import BookedJob, LogDirectoryLater
 from hpcdask.backends.jobqueue.system import System
 from hpcdask.jobs import JobInfo, JobState
@@ -35,9 +35,9 @@ class OARDialect(Dialect):
     """OAR. The script runs from the command line (OAR reads it on the node, not at submit)."""
 
     system = "OAR"
-    submit = ("oarsub",)
+    submit = jobqueue_command(_jq.oar.OARJob.submit_command)
     status = ("oarstat", "-s")
-    cancel = ("oardel",)
+    cancel = jobqueue_command(_jq.oar.OARJob.cancel_command)
     job_id_pattern = r"OAR_JOB_ID=(\d+)"
 
     def submission(self, script: str, path: str | None = None) -> Submission:

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from hpcdask.backends.jobqueue.args import dask_jobqueue
 from hpcdask.backends.jobqueue.cluster import BatchCluster
-from hpcdask.backends.jobqueue.dialect import Dialect, state_from
+from hpcdask.backends.jobqueue.dialect import Dialect, jobqueue_command, state_from
 from hpcdask.backends.jobqueue.jobs import BookedJob, LogDirectoryLater
 from hpcdask.backends.jobqueue.system import System
 from hpcdask.jobs import JobInfo, JobState
@@ -31,9 +31,9 @@ class PBSDialect(Dialect):
     """PBS Pro and Torque. Finished jobs show as C (Torque) or F (PBS Pro) for a while."""
 
     system = "PBS"
-    submit: ClassVar[tuple[str, ...]] = ("qsub",)
+    submit: ClassVar[tuple[str, ...]] = jobqueue_command(_jq.pbs.PBSJob.submit_command)
     status: ClassVar[tuple[str, ...]] = ("qstat", "-f")
-    cancel: ClassVar[tuple[str, ...]] = ("qdel",)
+    cancel: ClassVar[tuple[str, ...]] = jobqueue_command(_jq.pbs.PBSJob.cancel_command)
     job_id_pattern = r"^\s*(\d+(?:\.\S+)?)\s*$"
 
     def only_unknown_jobs(self, result: CommandResult) -> bool:

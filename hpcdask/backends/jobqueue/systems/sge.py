@@ -8,7 +8,7 @@ from typing import Any
 
 from hpcdask.backends.jobqueue.args import dask_jobqueue
 from hpcdask.backends.jobqueue.cluster import BatchCluster
-from hpcdask.backends.jobqueue.dialect import Dialect
+from hpcdask.backends.jobqueue.dialect import Dialect, jobqueue_command
 from hpcdask.backends.jobqueue.jobs import BookedJob, LogDirectoryLater
 from hpcdask.backends.jobqueue.system import System
 from hpcdask.jobs import JobInfo, JobState
@@ -24,9 +24,10 @@ class SGEDialect(Dialect):
     """Grid Engine. ``qstat`` forgets a job as soon as it ends."""
 
     system = "Grid Engine"
-    submit = ("qsub", "-terse")
+    # -terse: qsub prints the job id alone, not 'Your job ID ("NAME") has been submitted'.
+    submit = jobqueue_command(_jq.sge.SGEJob.submit_command, "-terse")
     status = ("qstat", "-xml")
-    cancel = ("qdel",)
+    cancel = jobqueue_command(_jq.sge.SGEJob.cancel_command)
     job_id_pattern = r"^\s*(\d+)"
 
     def status_commands(self, job_ids: Sequence[str]) -> list[list[str]]:
