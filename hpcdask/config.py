@@ -11,7 +11,8 @@ Resources are found by name in these places, the first one that defines a name w
 
 A resource may name another in ``extends:``; its own keys are merged over the other's, and keys
 given at call time are merged over both. Mappings merge key by key, anything else is replaced,
-and a key set to nothing (``key:`` or ``None``) falls back to the default. Hyphens and
+and a key set to nothing (``key:`` or ``None``) falls back to the default, except inside the
+``dask:`` block, where ``null`` is a Dask setting of its own and is kept. Hyphens and
 underscores in key names are interchangeable.
 """
 
@@ -153,6 +154,11 @@ class Catalog:
         return _merge(base, own, definition.origin, sources, ""), sources
 
 
+#: Where ``null`` is a value, not "fall back to the default": Dask config keeps ``None``
+#: (``distributed.comm.compression: null``, a port or a timeout left unset).
+_KEPT_NULLS = "dask."
+
+
 def _merge(
     base: Mapping[str, Any],
     top: Mapping[str, Any],
@@ -168,7 +174,7 @@ def _merge(
         path = prefix + norm
         old = spelled.pop(norm, None)
         previous = out.pop(old) if old is not None else None
-        if value is None:
+        if value is None and not path.startswith(_KEPT_NULLS):
             _forget(sources, path)
             continue
         if isinstance(value, Mapping):

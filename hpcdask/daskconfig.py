@@ -15,15 +15,20 @@ __all__ = ["dotted", "nested"]
 def dotted(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Return the leaf settings of ``config`` under dotted keys.
 
+    An empty mapping sets nothing (``dask.config.set`` would replace a whole section with it);
+    ``None`` is a setting like any other.
+
     Examples
     --------
     >>> dotted({"distributed.comm": {"compression": "lz4"}, "distributed": {"x": 1}})
     {'distributed.comm.compression': 'lz4', 'distributed.x': 1}
+    >>> dotted({"distributed": {"comm": {}, "worker": {"memory": {"spill": None}}}})
+    {'distributed.worker.memory.spill': None}
     """
     out: dict[str, Any] = {}
     for key, value in config.items():
         path = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
+        if isinstance(value, Mapping):
             out.update(dotted(value, path + "."))
         else:
             out[path] = value

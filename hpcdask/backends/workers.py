@@ -2,8 +2,9 @@
 credentials they inherit.
 
 The ssh family starts its workers over SSH and the pilots start theirs inside held
-allocations; dask-jobqueue's job scripts are not built here. Each caller adds what depends on
-where a worker runs (threads, memory limit, host).
+allocations; batch jobs export the inherited config in their job scripts (their TLS
+credentials are dask-jobqueue's files). Each caller adds what depends on where a worker runs
+(threads, memory limit, host).
 
 Examples
 --------

@@ -90,6 +90,8 @@ def _flatten(value: Any, prefix: str = "") -> Iterable[tuple[str, Any]]:
 
 
 def _shown(path: str, value: Any) -> str:
+    if value is None and path.startswith("dask."):
+        return "null"  # a Dask setting of its own, not "unset"
     if value is None or value == () or value == {}:
         return "-"
     if path.rpartition(".")[2] in _SIZE_KEYS and isinstance(value, int):

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
 from typing_extensions import Self
 
 from hpcdask._model import Model, Size
+from hpcdask.daskconfig import dotted
 
 __all__ = ["LocalResource", "Resource", "Scaling", "Text", "TextList", "WorkerSpec"]
 
@@ -98,6 +100,31 @@ class Scaling(Model):
         return self.maximum is not None
 
 
+def _no_null_sections(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Refuse ``null`` where Dask has a whole section: it would replace the section.
+
+    ``null`` for a single setting is kept (``distributed.comm.compression: null``).
+    """
+    nulls = [key for key, value in dotted(config).items() if value is None]
+    if not nulls:
+        return config
+    import dask.config  # lazy: only to check a null, and with distributed's config sections
+    import distributed  # noqa: F401
+
+    for key in nulls:
+        if isinstance(dask.config.get(key, default=None), Mapping):
+            raise PydanticCustomError(
+                "dask_section",
+                "null would remove this whole section of Dask's config; set the keys in it",
+                {"key": key},
+            )
+    return config
+
+
+#: The ``dask:`` block: ordinary Dask config, nested or dotted.
+DaskConfig = Annotated[Mapping[str, Any], AfterValidator(_no_null_sections)]
+
+
 class Resource(Model):
     """Keys every resource has. ``name`` and ``origin`` are set by hpcdask, not by users."""
 
@@ -107,7 +134,7 @@ class Resource(Model):
     description: str = ""
     worker: WorkerSpec = Field(default_factory=WorkerSpec)
     scaling: Scaling = Field(default_factory=Scaling)
-    dask: Mapping[str, Any] = Field(default_factory=dict)
+    dask: DaskConfig = Field(default_factory=dict)
     dashboard_address: str = "127.0.0.1:8787"
     tls: bool | None = None
 

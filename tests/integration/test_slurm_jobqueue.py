@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import dask.config
 import pytest
 from distributed import Client
 from waiting import wait_until
@@ -96,17 +97,30 @@ def idle_debug_nodes() -> None:
     wait_until(idle, "debug nodes busy", 30)
 
 
+#: A dask: block with a null, as dask-hpcconfig's site definitions carry.
+NULL_BLOCK = {"distributed": {"worker": {"memory": {"target": 0.9, "pause": 0.95}},
+                              "comm": {"compression": None}}}  # fmt: skip
+
+
+def dask_settings() -> tuple[object, object, object]:
+    """The null, a set value, and a default of the same section (not replaced by the null)."""
+    get = dask.config.get
+    return (get("distributed.comm.compression"), get("distributed.worker.memory.target"),
+            get("distributed.comm.timeouts.connect"))  # fmt: skip
+
+
 def test_scale_spreads_over_nodes_and_back_to_an_empty_queue(
     connect: Callable[..., BatchCluster],
 ) -> None:
     idle_debug_nodes()
-    # a whole node per job
-    cluster = connect(worker={"cores": 4, "memory": "1GB", "processes": 1})
+    # a whole node per job; the dask: block reaches the job's workers, its null kept
+    cluster = connect(worker={"cores": 4, "memory": "1GB", "processes": 1}, dask=NULL_BLOCK)
     with Client(cluster) as client:
         cluster.scale(4)
         client.wait_for_workers(4, timeout=60)
         nodes = client.run(lambda: os.environ["SLURMD_NODENAME"])
         assert sorted(nodes.values()) == DEBUG
+        assert set(client.run(dask_settings).values()) == {(None, 0.9, "30s")}
         jobs = cluster.refresh_jobs()
         assert sorted(info.nodes for info in jobs.values()) == DEBUG
         assert {info.state for info in jobs.values()} == {JobState.RUNNING}

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import dask.config
 import distributed
 import psutil
 import pytest
@@ -73,8 +74,16 @@ def test_workers_land_on_the_hosts_asked_for(
     connect: Connect, ssh_namespace_hosts: list[SSHHost]
 ) -> None:
     h1, h2, h3 = ssh_namespace_hosts
-    cluster = connect([h1.address, h2.address, h2.address, h3.address], worker={"nice": 5})
+    null_block = {"distributed": {"worker": {"memory": {"target": 0.9}},
+                                  "comm": {"compression": None}}}  # fmt: skip
+    cluster = connect([h1.address, h2.address, h2.address, h3.address], worker={"nice": 5},
+                      dask=null_block)  # fmt: skip
     with Client(cluster) as client:
+        # the dask: block reaches remote workers, its null kept, no section replaced
+        for key, value in [("distributed.comm.compression", None),
+                           ("distributed.worker.memory.target", 0.9),
+                           ("distributed.comm.timeouts.connect", "30s")]:  # fmt: skip
+            assert set(client.run(dask.config.get, key).values()) == {value}
         assert Counter(w["host"] for w in _workers(client)) == {
             h1.address: 1,
             h2.address: 2,

@@ -143,3 +143,36 @@ def test_dask_block_keeps_distributed_config_in_a_fresh_process(isolated_config:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "15s\n"
+
+
+TUNED = """
+resources:
+  tuned:
+    type: local
+    worker: {processes: 1, cores: 1, memory: 1GB}
+    dashboard-address: ":0"
+    dask:
+      distributed:
+        worker:
+          memory: {target: 0.9, pause: 0.95}
+        comm: {compression: null}
+"""
+
+
+def _settings() -> tuple[object, object, bool]:
+    import dask.config
+
+    comm = dask.config.get("distributed.comm")
+    target = dask.config.get("distributed.worker.memory.target")
+    return comm["compression"], target, "require-encryption" in comm
+
+
+def test_dask_block_with_a_null_reaches_the_workers(
+    isolated_config: Path, no_leftovers: None
+) -> None:
+    """The block dask-hpcconfig's sites carry: its null is kept, no section is replaced."""
+    config = isolated_config / "tuned.yaml"
+    config.write_text(TUNED)
+    with hpcdask.connect("tuned", config=config) as cluster, Client(cluster) as client:
+        assert set(client.run(_settings).values()) == {(None, 0.9, True)}
+        assert client.submit(sum, range(10)).result() == 45

@@ -20,6 +20,7 @@ from distributed.deploy.utils import nprocesses_nthreads
 
 from hpcdask._model import walltime_seconds
 from hpcdask.backends.jobqueue.system import system_of
+from hpcdask.backends.workers import inherited_config
 from hpcdask.errors import ConfigError
 from hpcdask.models import JobqueueResource
 from hpcdask.models.batch import duration_seconds
@@ -175,7 +176,8 @@ def _worker_args(resource: JobqueueResource) -> list[str]:
 
 def _prologue(resource: JobqueueResource) -> list[str]:
     worker = resource.worker
-    lines = [f"export {name}={shlex.quote(value)}" for name, value in worker.env.items()]
+    env = {**worker.env, **inherited_config(resource, None)}  # TLS: dask-jobqueue's files
+    lines = [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
     if worker.nice is not None:  # CPU priority on the node, not the job's queue priority
         lines.append(f"renice -n {worker.nice} -p $$ > /dev/null "
                      f"|| echo 'hpcdask: cannot set niceness {worker.nice}' >&2")  # fmt: skip
