@@ -11,7 +11,7 @@ from typing import Any
 
 from hpcdask import state
 from hpcdask.attached import AttachedCluster
-from hpcdask.remote import pid_alive
+from hpcdask.remote import alive
 
 __all__ = ["discover"]
 
@@ -19,5 +19,5 @@ __all__ = ["discover"]
 async def discover() -> AsyncIterator[tuple[str, Callable[..., Any]]]:
     """Yield ``(name, AttachedCluster)`` for every running cluster."""
     for record in state.records():
-        if isinstance(record, state.Record) and pid_alive(record.pid):
+        if isinstance(record, state.Record) and alive(record):
             yield record.name, AttachedCluster

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from hpcdask import state
 from hpcdask._daemon import ALREADY_RUNNING, take_error
+from hpcdask._process import holders, is_keeper, pid_alive, started
 from hpcdask.errors import HpcdaskError
 from hpcdask.login.checks import preflight
 from hpcdask.login.protocol import NOT_RUNNING_THERE
 from hpcdask.models import login_of
-from hpcdask.remote import ControllerGone, call, find_running, pid_alive
+from hpcdask.remote import ControllerGone, alive, call, find_running
 from hpcdask.state import Record
 
 if TYPE_CHECKING:
@@ -108,7 +109,10 @@ def up(
     resource behind a login node, the controller starts there and a tunnel here makes the
     cluster reachable; ``attach_only`` only reconnects to a cluster running there.
     """
-    running = find_running(resource.name)
+    try:
+        running = find_running(resource.name)
+    except state.StateError as error:
+        raise _damaged(resource.name, error) from None
     if running is not None:
         return running
     login = login_of(resource)
@@ -118,20 +122,55 @@ def up(
         raise NotRunning(f"no cluster named '{resource.name}' is running")
     progress(f"Starting the controller of '{resource.name}'")
     pid = _spawn(resource, attach_only)
+    if pid is None:
+        return _started_elsewhere(resource.name, timeout, progress)
     deadline = time.monotonic() + timeout
     where = f" on {login.target()}" if login is not None else ""
-    while (record := state.read(resource.name)) is None or pid not in (None, record.pid):
-        if pid is None:  # another `up` of this name won the race: wait for its record
-            progress(f"Cluster '{resource.name}' is being started by another process")
-        elif not pid_alive(pid):
+    while (record := state.read(resource.name)) is None or record.pid != pid:
+        if not pid_alive(pid):
             raise _failed(resource.name)
         if time.monotonic() > deadline:
-            if pid is not None:
-                os.kill(pid, signal.SIGTERM)
+            os.kill(pid, signal.SIGTERM)
             raise HpcdaskError(f"cluster '{resource.name}' did not start within {timeout:g}s")
         progress(f"Starting cluster '{resource.name}' ({resource.type}){where}")
         time.sleep(0.1)
     return record
+
+
+def _damaged(name: str, error: state.StateError) -> HpcdaskError:
+    """The error for a damaged record, naming the process that holds the name, if one does."""
+    holder = next(iter(holders(state.lock_path(name))), None)
+    if holder is None:
+        return error
+    return HpcdaskError(f"cluster '{name}' is held by process {holder}, but {error}")
+
+
+def _started_elsewhere(name: str, timeout: float, progress: Progress) -> Record:
+    """Another process holds the name: return the record of the cluster it starts or runs.
+
+    Raises at once, naming that process, when its record is damaged or it leaves no record.
+    """
+    holder = next(iter(holders(state.lock_path(name))), None)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            record = state.read(name)
+        except state.StateError as error:
+            raise _damaged(name, error) from None
+        if record is not None and alive(record):
+            return record
+        if holder is None or not pid_alive(holder):
+            raise HpcdaskError(
+                f"cluster '{name}': the process that held it ended without starting it; "
+                f"try `hpcdask up {name}` again"
+            )
+        if time.monotonic() > deadline:
+            raise HpcdaskError(
+                f"cluster '{name}' is being started by process {holder}, and was not "
+                f"running within {timeout:g}s; stop it with `hpcdask down {name}`"
+            )
+        progress(f"Cluster '{name}' is being started by process {holder}")
+        time.sleep(0.1)
 
 
 def wait_for_workers(
@@ -156,29 +195,55 @@ def status(record: Record) -> dict[str, Any]:
     return report
 
 
-def _wait_gone(pid: int, timeout: float) -> bool:
+def _wait_gone(pid: int, start: float, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while pid_alive(pid):
+    while is_keeper(pid, start):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
     return True
 
 
+def _stop(pid: int, start: float, timeout: float) -> None:
+    """Wait ``timeout`` s for keeper ``pid`` to end, then SIGTERM it, then SIGKILL it (10 s
+    apart); a process that is no longer that keeper is never signalled."""
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        if _wait_gone(pid, start, timeout):
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+        timeout = 10.0
+    _wait_gone(pid, start, timeout)
+
+
+def _stop_holders(name: str, timeout: float) -> bool:
+    """Stop the processes that hold ``name`` (whose record is damaged or not yet written)."""
+    found = [(pid, started(pid) or 0.0) for pid in holders(state.lock_path(name))]
+    for pid, _ in found:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)  # a keeper closes its cluster on SIGTERM
+    for pid, start in found:
+        _stop(pid, start, timeout)
+    return bool(found)
+
+
 def down(name: str, *, timeout: float = 60.0) -> bool:
-    """Stop cluster ``name``: its workers, jobs and controller. Return False if none ran."""
+    """Stop cluster ``name``: its workers, jobs and controller. Return False if none ran.
+
+    A damaged record (or none yet, while a cluster starts) does not hide a running keeper:
+    the process that holds the name is stopped. Only that process is ever signalled.
+    """
     try:
         record = state.read(name)
-    except state.StateError:  # a damaged record: nothing to stop, just forget it
+    except state.StateError:
+        _stop_holders(name, timeout)
         state.remove(name)
         return True
-    if record is None:
-        return False
+    if record is None or not alive(record):  # none, or stale: its pid is not its keeper's
+        state.remove(name)
+        return _stop_holders(name, timeout)
     with contextlib.suppress(ControllerGone):
         call(record, "shutdown")
-    if not _wait_gone(record.pid, timeout):
-        os.kill(record.pid, signal.SIGTERM)
-        if not _wait_gone(record.pid, 10):
-            os.kill(record.pid, signal.SIGKILL)
+    _stop(record.pid, record.pid_start, timeout)
     state.remove(name)
     return True

@@ -8,10 +8,10 @@ running cluster as a ``Cluster``.
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import TYPE_CHECKING, Any
 
 from hpcdask import security, state
+from hpcdask._process import is_keeper, pid_alive
 from hpcdask._sync import run_sync
 from hpcdask.errors import HpcdaskError
 from hpcdask.state import Record
@@ -19,7 +19,7 @@ from hpcdask.state import Record
 if TYPE_CHECKING:
     from distributed.security import Security
 
-__all__ = ["ControllerGone", "call", "credentials", "find_running", "pid_alive"]
+__all__ = ["ControllerGone", "alive", "call", "credentials", "find_running", "pid_alive"]
 
 #: Seconds a controller gets to answer one request.
 TIMEOUT = 5.0
@@ -29,19 +29,9 @@ class ControllerGone(HpcdaskError):
     """The cluster's controller does not answer."""
 
 
-def pid_alive(pid: int) -> bool:
-    """Return whether process ``pid`` exists (and is not a zombie)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return True
+def alive(record: Record) -> bool:
+    """Return whether ``record``'s keeper still runs: its pid, and the same process."""
+    return is_keeper(record.pid, record.pid_start)
 
 
 def credentials(record: Record) -> Security:
@@ -66,7 +56,7 @@ def call(record: Record, op: str, *, security: Security | None = None, **kwargs:
 
     ``security`` defaults to the credentials in this user's state folder.
     """
-    if not pid_alive(record.pid):
+    if not alive(record):
         raise ControllerGone(f"cluster '{record.name}': its controller (pid {record.pid}) died")
     try:
         keys = security or credentials(record)
@@ -83,7 +73,7 @@ def find_running(name: str) -> Record | None:
     record = state.read(name)
     if record is None:
         return None
-    if pid_alive(record.pid):
+    if alive(record):
         return record
     state.remove(name)
     return None

@@ -96,6 +96,10 @@ def _path(name: str) -> str:
     return str(state.state_dir() / f"{name}.credentials")
 
 
+#: The PEM texts a credentials file holds.
+_SAVED = ("ca", "cert", "key")
+
+
 def save(name: str, security: Security) -> None:
     """Keep cluster ``name``'s credentials in the state folder, readable by the owner only."""
     data = {
@@ -120,13 +124,26 @@ def from_pem(data: dict[str, str]) -> Security:
 
 
 def saved(name: str) -> dict[str, str] | None:
-    """Return cluster ``name``'s credentials as saved (PEM texts), or None if it has none."""
+    """Return cluster ``name``'s credentials as saved (PEM texts), or None if it has none.
+
+    Raises
+    ------
+    HpcdaskError
+        On one line, naming the file, when it is empty, damaged or unreadable.
+    """
+    path = _path(name)
     try:
-        with open(_path(name)) as source:
-            data: dict[str, str] = json.load(source)
+        with open(path) as source:
+            data = json.load(source)
     except FileNotFoundError:
         return None
-    return data
+    except (OSError, ValueError) as error:
+        raise HpcdaskError(f"{path}: cluster '{name}': credentials unreadable ({error})") from None
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in _SAVED):
+        raise HpcdaskError(
+            f"{path}: cluster '{name}': credentials damaged (want {', '.join(_SAVED)})"
+        )
+    return {key: data[key] for key in _SAVED}
 
 
 def load(name: str) -> Security | None:

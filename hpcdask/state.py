@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hpcdask._process import started
 from hpcdask.errors import HpcdaskError
 
 __all__ = [
@@ -52,14 +53,35 @@ class Record:
     jobs: tuple[str, ...] = field(default_factory=tuple)
     #: ``user@host`` of the login node the cluster runs behind (reached through a tunnel).
     login: str = ""
+    #: When process ``pid`` started (seconds since the epoch; 0: not known), so that a pid
+    #: reused by another process is never taken for this cluster's keeper. :func:`write`
+    #: fills it in when the keeper writes its own record.
+    pid_start: float = 0.0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Record:
         """Return the record ``dataclasses.asdict`` gave ``data`` for (JSON has no tuples).
 
-        Raises ``TypeError`` for keys a record does not have, or missing ones.
+        Keys this version does not know (a newer hpcdask wrote the record) are ignored.
+
+        Raises
+        ------
+        TypeError
+            When a key every record has is missing, or the pid is not a number.
+
+        Examples
+        --------
+        >>> data = {"name": "x", "type": "local", "scheduler_address": "tls://h:1",
+        ...         "dashboard_link": "", "controller_address": "tls://h:2", "pid": 7,
+        ...         "started": 0.0, "version": "9.9", "jobs": ["1"], "newer": True}
+        >>> Record.from_dict(data).jobs
+        ('1',)
         """
-        return cls(**{**data, "jobs": tuple(data.get("jobs", ()))})
+        known = {f.name for f in dataclasses.fields(cls)}
+        kept = {key: value for key, value in data.items() if key in known}
+        if not isinstance(kept.get("pid"), int):
+            raise TypeError(f"pid is {kept.get('pid')!r}, not a process id")
+        return cls(**{**kept, "jobs": tuple(kept.get("jobs", ()))})
 
 
 def state_dir() -> Path:
@@ -90,7 +112,9 @@ def lock_path(name: str) -> Path:
 
 
 def write(record: Record) -> None:
-    """Write ``record`` atomically with mode 0600."""
+    """Write ``record`` atomically with mode 0600; a keeper's own record gets its start time."""
+    if record.pid == os.getpid() and not record.pid_start:
+        record = dataclasses.replace(record, pid_start=started(record.pid) or 0.0)
     target = _path(record.name)
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{record.name}.")
     try:

@@ -126,9 +126,9 @@ def adapt_command(name: str, minimum: int, maximum: int) -> None:
 
 def _report(record: Any) -> dict[str, Any]:
     """Ask a cluster's controller for its status; reconnect first if its tunnel died."""
-    from hpcdask.remote import call, pid_alive  # lazy: keeps hpcdask --help light
+    from hpcdask.remote import alive, call  # lazy: keeps hpcdask --help light
 
-    if record.login and not pid_alive(record.pid):
+    if record.login and not alive(record):
         record = _reattach(record.name) or record
     report: dict[str, Any] = call(record, "status")
     if record.login:  # the controller's own addresses are the login node's

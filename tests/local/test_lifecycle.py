@@ -252,3 +252,48 @@ def test_dask_ctl_discovery_contract(state_dir: Path) -> None:
         wait_until(lambda: len(client.scheduler_info()["workers"]) == 2, "scale via discovery", 60)
     cluster.shutdown()
     assert hpcdask_cli("list").stdout == ""
+
+
+def test_state_folder_faults_never_break_or_kill_the_wrong_process(state_dir: Path) -> None:
+    """A stale record naming a reused pid, a record from a newer hpcdask, empty credentials
+    and a damaged record of a running cluster: clear words, and only the keeper is stopped."""
+    stranger = subprocess.Popen(["sleep", "300"])
+    try:
+        state_dir.mkdir(mode=0o700, exist_ok=True)
+        stale = {"name": "stale", "type": "local", "scheduler_address": "tcp://127.0.0.1:1",
+                 "dashboard_link": "", "controller_address": "tls://127.0.0.1:2",
+                 "pid": stranger.pid, "started": 0.0, "version": "0", "pid_start": 1.0}  # fmt: skip
+        (state_dir / "stale.json").write_text(json.dumps(stale))
+        result = hpcdask_cli("down", "stale", check=False)
+        assert (result.returncode, result.stderr) == (
+            2, "hpcdask: error: no cluster named 'stale' is running\n"
+        )  # fmt: skip
+        assert stranger.poll() is None and not (state_dir / "stale.json").exists()
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+    hpcdask_cli("up", "local", "--workers", "1", "--wait", *QUIET)
+    path = state_dir / "local.json"
+    record = json.loads(path.read_text())
+    assert record["pid_start"] == pytest.approx(psutil.Process(record["pid"]).create_time())
+    path.write_text(json.dumps({**record, "written_by": "a newer hpcdask"}))
+    assert (status("local")["state"], status("local")["workers"]) == ("running", 1)
+
+    credentials = state_dir / "local.credentials"
+    saved = credentials.read_text()
+    credentials.write_text("")
+    result = hpcdask_cli("status", "local", check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"hpcdask: error: {credentials}: cluster 'local': ")
+    assert len(result.stderr.splitlines()) == 1
+    credentials.write_text(saved)
+
+    controller, tree = psutil.Process(record["pid"]), workers_of(record["pid"])
+    path.write_text('{"name": "local", "ty')
+    result = hpcdask_cli("up", "local", *QUIET, check=False)
+    assert result.returncode == 2
+    assert f"cluster 'local' is held by process {controller.pid}, but " in result.stderr
+    assert hpcdask_cli("down", "local").stdout == "local: stopped\n"
+    _, left = psutil.wait_procs([controller, *tree], timeout=30)
+    assert left == []
