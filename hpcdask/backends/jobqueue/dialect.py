@@ -20,9 +20,15 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from hpcdask.jobs import JobInfo, JobState
-from hpcdask.shell import CommandError, CommandResult, one_line
+from hpcdask.shell import CommandError, CommandResult, CommandTimeout, one_line
 
 __all__ = ["Dialect", "Submission", "jobqueue_command", "state_from"]
+
+#: What any batch client says when the system did not answer, whichever system it is.
+_BUSY = (
+    "timed out", "timeout", "temporarily", "try again", "connection refused",
+    "connection reset", "connection timed out", "no route to host", "network is unreachable",
+)  # fmt: skip
 
 Submission = tuple[list[str], str | None]
 """A submit command and the text to feed to its standard input (None: nothing)."""
@@ -43,6 +49,9 @@ class Dialect:
     cancel: ClassVar[tuple[str, ...]] = ()
     #: The job id in the submit command's output.
     job_id_pattern: ClassVar[str] = r"^\s*(\d+)"
+    #: What this batch system says (lower case) when it is busy or unreachable, not refusing:
+    #: a command that failed with these words is worth trying again (see :meth:`transient`).
+    busy_words: ClassVar[tuple[str, ...]] = ()
 
     def submission(self, script: str, path: str | None = None) -> Submission:
         """Return the submit command for ``script`` (written at ``path`` if ``script_file``)."""
@@ -77,6 +86,21 @@ class Dialect:
             if line.strip() and line.strip() != "Exiting."
         ]
         return one_line("\n".join(lines)) or f"{error.command[0]} exited with {error.returncode}"
+
+    def transient(self, error: CommandError) -> bool:
+        """Whether ``error`` says the batch system is busy or unreachable (worth retrying),
+        rather than that it refuses: a command that timed out, or the system's busy words.
+
+        Examples
+        --------
+        >>> error = CommandError(["qsub"], 1, "", "qsub: Connection refused")
+        >>> Dialect().transient(error), Dialect().transient(CommandError(["qsub"], 1, "", "no"))
+        (True, False)
+        """
+        if isinstance(error, CommandTimeout):
+            return True
+        said = f"{error.stdout}\n{error.stderr}".lower()
+        return any(word in said for word in (*_BUSY, *self.busy_words))
 
     def status_commands(self, job_ids: Sequence[str]) -> list[list[str]]:
         """Return the commands that report the state of ``job_ids`` (one, by default)."""

@@ -17,7 +17,7 @@ from hpcdask.backends.jobqueue.systems.pbs import PBSDialect, PBSWorkerJob
 from hpcdask.backends.jobqueue.systems.sge import SGEDialect, SGEWorkerJob
 from hpcdask.backends.jobqueue.systems.slurm import SlurmDialect, SlurmWorkerJob
 from hpcdask.jobs import JobInfo, JobState
-from hpcdask.shell import CommandError, CommandResult
+from hpcdask.shell import CommandError, CommandResult, CommandTimeout
 
 P, R, F = JobState.PENDING, JobState.RUNNING, JobState.FINISHED
 X, T, C, U = JobState.FAILED, JobState.TIMEOUT, JobState.CANCELLED, JobState.UNKNOWN
@@ -330,3 +330,76 @@ def test_oar_states() -> None:
 def test_cancel_commands(dialect: Dialect, command: list[str]) -> None:
     assert dialect.cancel_command(["1", "2"]) == command
     assert dialect.commands()[2] == command[0]
+
+
+#: What each batch system's clients say when it is busy or unreachable (transient), and when
+#: it refuses (not transient).
+SAID: list[tuple[Dialect, list[str], list[str]]] = [
+    (
+        SlurmDialect(),
+        [
+            "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation",
+            "sbatch: error: Slurm temporarily unable to accept job, sleeping and retrying.",
+            "slurm_load_jobs error: Unable to contact slurm controller (connect failure)",
+        ],
+        [
+            "sbatch: error: Batch job submission failed: Invalid partition name specified",
+            "sbatch: error: Batch job submission failed: Invalid account or "
+            "account/partition combination specified",
+            "sbatch: error: Batch job submission failed: Job violates accounting/QOS policy "
+            "(job submit limit, user's size and/or time limits)",
+        ],
+    ),
+    (
+        PBSDialect(),
+        ["qstat: cannot connect to server pbs01 (errno=111)",
+         "qsub: cannot connect to server pbs01 (errno=15010)"],
+        ["qsub: Unknown queue",
+         "qsub: Job exceeds queue resource limits MSG=cannot satisfy queue max walltime"],
+    ),
+    (
+        MoabDialect(),
+        ["ERROR:    cannot connect to Moab server 'head' (communication error)"],
+        ["ERROR:    cannot submit job - invalid class specified"],
+    ),
+    (
+        SGEDialect(),
+        ['error: unable to contact qmaster using port 6444 on host "head"',
+         "error: commlib error: got select error (Connection refused)"],
+        ['Unable to run job: Job was rejected because job requests unknown queue "nope".',
+         'Unable to run job: unknown resource "gpu".'],
+    ),
+    (
+        LSFDialect(),
+        ["LSF is processing your request. Please wait ...",
+         "Batch system daemon not responding ... still trying",
+         "LSF is down. Please wait ..."],
+        ["nope: No such queue. Job not submitted."],
+    ),
+    (
+        HTCondorDialect(),
+        ["ERROR: Can't find address of local schedd",
+         "Failed to connect to local queue manager\nCEDAR:6001:Failed to connect to <10.0.0.1>"],
+        ["ERROR: Parse error in expression: request_memory = ="],
+    ),
+    (
+        OARDialect(),
+        ["DBI connect('dbname=oar','oar',...) failed: could not connect to server: "
+         "Connection refused"],
+        ["[ADMISSION RULE] Error: There are not enough resources for your request"],
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("dialect", "busy", "refused"), SAID, ids=[type(d).__name__ for d, *_ in SAID]
+)
+def test_busy_is_transient_and_refusal_is_not(
+    dialect: Dialect, busy: list[str], refused: list[str]
+) -> None:
+    command = list(dialect.submit)
+    for text in busy:
+        assert dialect.transient(CommandError(command, 1, "", text)), text
+    for text in refused:
+        assert not dialect.transient(CommandError(command, 1, "", text)), text
+    assert dialect.transient(CommandTimeout(command, None, "", ""))

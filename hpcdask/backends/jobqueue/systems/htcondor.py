@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from hpcdask.backends.jobqueue.args import dask_jobqueue
 from hpcdask.backends.jobqueue.cluster import BatchCluster
@@ -39,6 +39,12 @@ class HTCondorDialect(Dialect):
     status = ("condor_q",)
     cancel = jobqueue_command(_jq.htcondor.HTCondorJob.cancel_command)
     job_id_pattern = r"submitted to cluster (\d+)"
+    busy_words: ClassVar[tuple[str, ...]] = (
+        "failed to connect to",
+        "can't find address of local schedd",
+        "cedar:6001",
+        "secman:2007",
+    )
 
     def job_id(self, result: CommandResult) -> str:
         return super().job_id(result) + ".0"

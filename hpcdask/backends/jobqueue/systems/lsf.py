@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from hpcdask._model import walltime_seconds
 from hpcdask.backends.jobqueue.args import dask_jobqueue
@@ -39,6 +39,14 @@ class LSFDialect(Dialect):
     """LSF. ``use_stdin`` feeds the script to ``bsub``'s standard input (else a file)."""
 
     use_stdin: bool = True
+    busy_words: ClassVar[tuple[str, ...]] = (
+        "lsf is processing your request",
+        "batch system daemon not responding",
+        "cannot connect to lsf",
+        "lsf is down",
+        "lim is down",
+        "master lim is down",
+    )
 
     system = "LSF"
     submit = jobqueue_command(_jq.lsf.LSFJob.submit_command)

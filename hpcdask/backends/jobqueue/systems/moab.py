@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from hpcdask.backends.jobqueue.args import dask_jobqueue
 from hpcdask.backends.jobqueue.cluster import BatchCluster
@@ -39,6 +39,11 @@ class MoabDialect(PBSDialect):
     status = ("checkjob",)
     cancel = jobqueue_command(_jq.moab.MoabJob.cancel_command)
     job_id_pattern = r"^\s*(\S+)\s*$"
+    busy_words: ClassVar[tuple[str, ...]] = (
+        "cannot connect to moab",
+        "moab server is not responding",
+        "communication error",
+    )
 
     def status_commands(self, job_ids: Sequence[str]) -> list[list[str]]:
         return [[*self.status, job_id] for job_id in job_ids]

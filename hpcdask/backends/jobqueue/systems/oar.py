@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from hpcdask.backends.base import Check, Status
 from hpcdask.backends.jobqueue.args import dask_jobqueue
@@ -39,6 +39,11 @@ class OARDialect(Dialect):
     status = ("oarstat", "-s")
     cancel = jobqueue_command(_jq.oar.OARJob.cancel_command)
     job_id_pattern = r"OAR_JOB_ID=(\d+)"
+    busy_words: ClassVar[tuple[str, ...]] = (
+        "could not connect",
+        "cannot connect to the oar server",
+        "database is locked",
+    )
 
     def submission(self, script: str, path: str | None = None) -> Submission:
         """Turn ``#OAR`` lines into options and the rest into the inline command."""

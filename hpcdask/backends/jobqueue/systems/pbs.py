@@ -35,6 +35,12 @@ class PBSDialect(Dialect):
     status: ClassVar[tuple[str, ...]] = ("qstat", "-f")
     cancel: ClassVar[tuple[str, ...]] = jobqueue_command(_jq.pbs.PBSJob.cancel_command)
     job_id_pattern = r"^\s*(\d+(?:\.\S+)?)\s*$"
+    busy_words: ClassVar[tuple[str, ...]] = (
+        "cannot connect to server",
+        "pbs_iff: cannot",
+        "communication failure",
+        "server is busy",
+    )
 
     def only_unknown_jobs(self, result: CommandResult) -> bool:
         lines = [line for line in result.stderr.splitlines() if line.strip()]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from hpcdask.backends.jobqueue.args import dask_jobqueue
 from hpcdask.backends.jobqueue.cluster import BatchCluster
@@ -29,6 +29,12 @@ class SGEDialect(Dialect):
     status = ("qstat", "-xml")
     cancel = jobqueue_command(_jq.sge.SGEJob.cancel_command)
     job_id_pattern = r"^\s*(\d+)"
+    busy_words: ClassVar[tuple[str, ...]] = (
+        "unable to contact qmaster",
+        "commlib error",
+        "failed receiving gdi request",
+        "can't unpack gdi request",
+    )
 
     def status_commands(self, job_ids: Sequence[str]) -> list[list[str]]:
         return [list(self.status)]  # lists every job of the user; filtered by the caller

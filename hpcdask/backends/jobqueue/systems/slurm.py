@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from hpcdask.backends.jobqueue.args import dask_jobqueue
 from hpcdask.backends.jobqueue.cluster import BatchCluster
@@ -96,6 +96,14 @@ class SlurmDialect(Dialect):
     submit = jobqueue_command(_jq.slurm.SLURMJob.submit_command, "--parsable")
     status = (*_SQUEUE, f"--format={_FIELDS}")
     cancel = jobqueue_command(_jq.slurm.SLURMJob.cancel_command)
+    busy_words: ClassVar[tuple[str, ...]] = (
+        "unable to contact slurm controller",
+        "socket timed out on send/recv operation",
+        "slurm temporarily unable to accept job",
+        "communication connection failure",
+        "slurm controller is busy",
+        "resource temporarily unavailable",
+    )
 
     def status_commands(self, job_ids: Sequence[str]) -> list[list[str]]:
         return [self.squeue(job_ids)]
