@@ -23,6 +23,7 @@ __all__ = [
     "NodeSSH",
     "OARResource",
     "PBSResource",
+    "RetrySpec",
     "SGEResource",
     "SlurmResource",
 ]
@@ -118,6 +119,36 @@ class AllocationSpec(Model):
         return self
 
 
+class RetrySpec(Model):
+    """The ``retry:`` block: batch commands that failed transiently (a time-out, "Socket
+    timed out", "unable to contact qmaster", …) are tried again after ``initial``, doubling
+    up to ``maximum``, with jitter, until ``give-up`` has passed; refusals never are.
+    Cancelling gives up after ``cancel-give-up``, so that closing a cluster never hangs.
+
+    Examples
+    --------
+    >>> RetrySpec(give_up="5m").seconds()
+    (1.0, 60.0, 300.0, 60.0)
+    """
+
+    initial: Duration = "1s"
+    maximum: Duration = "60s"
+    give_up: Duration = "10m"
+    cancel_give_up: Duration = "1m"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        initial, maximum, _, _ = self.seconds()
+        if not 0 < initial <= maximum:
+            raise ValueError("initial: must be more than zero and at most maximum")
+        return self
+
+    def seconds(self) -> tuple[float, float, float, float]:
+        """Return (initial, maximum, give-up, cancel-give-up) in seconds."""
+        return (duration_seconds(self.initial), duration_seconds(self.maximum),
+                duration_seconds(self.give_up), duration_seconds(self.cancel_give_up))  # fmt: skip
+
+
 class JobqueueResource(Resource):
     """Keys every batch system shares; each type adds its own few."""
 
@@ -138,6 +169,7 @@ class JobqueueResource(Resource):
     death_timeout: Annotated[float, Field(gt=0)] = 60.0
     walltime_margin: Duration = "2m"
     poll_interval: Duration = "5s"
+    retry: RetrySpec = Field(default_factory=RetrySpec)
     allocation: AllocationSpec | None = None
     login: LoginSpec | None = None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hpcdask.backends.base import Backend, Check
-from hpcdask.backends.jobqueue.book import JobBook
+from hpcdask.backends.jobqueue.book import JobBook, Retry
 from hpcdask.backends.jobqueue.build import build_cluster
 from hpcdask.backends.jobqueue.checks import run_checks
 from hpcdask.backends.jobqueue.dialect import Dialect
@@ -63,7 +63,7 @@ class JobqueueBackend(Backend):
     def cluster(self, resource: Resource, security: Security | None = None) -> BatchCluster:
         """Start the cluster and submit its initial jobs; raise if the batch system refuses."""
         assert isinstance(resource, JobqueueResource)
-        book = JobBook(dialect_for(resource), self.shell)
+        book = JobBook(dialect_for(resource), self.shell, retry=Retry(*resource.retry.seconds()))
         cluster = build_cluster(resource, book, security)
         try:
             initial = self.initial_workers(resource)

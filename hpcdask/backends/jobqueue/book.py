@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
+import random
+import shlex
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -18,9 +21,9 @@ from dataclasses import dataclass, field, replace
 
 from hpcdask.backends.jobqueue.dialect import Dialect
 from hpcdask.jobs import JobInfo, JobState, JobSubmissionError
-from hpcdask.shell import CommandError, CommandResult, Shell
+from hpcdask.shell import CommandError, CommandResult, Shell, one_line
 
-__all__ = ["JobBook", "Timeouts"]
+__all__ = ["JobBook", "Retry", "Timeouts", "Unanswered"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +38,41 @@ class Timeouts:
     submit: float = 60.0
     status: float = 30.0
     cancel: float = 30.0
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How commands that failed transiently (see ``Dialect.transient``) are tried again:
+    after ``initial`` s, doubling up to ``maximum`` s (each wait between half and all of it,
+    so that clusters do not retry in step), until ``give_up`` s have passed."""
+
+    initial: float = 1.0
+    maximum: float = 60.0
+    give_up: float = 600.0
+    #: Cancelling is bounded more tightly: ``close()`` and ``hpcdask down`` must not hang.
+    cancel_give_up: float = 60.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before try ``attempt + 1``.
+
+        Examples
+        --------
+        >>> [Retry().delay(n) <= 2.0 ** (n - 1) for n in (1, 2, 3)]
+        [True, True, True]
+        >>> 30.0 <= Retry().delay(30) <= 60.0
+        True
+        """
+        ceiling = min(self.maximum, self.initial * 2.0 ** (attempt - 1))
+        return ceiling * random.uniform(0.5, 1.0)
+
+
+@dataclass
+class Unanswered:
+    """Since when (``time.time()``) the batch system has not answered, how often, and why."""
+
+    since: float
+    tries: int
+    error: str
 
 
 @dataclass
@@ -68,11 +106,14 @@ class JobBook:
     """
 
     def __init__(self, dialect: Dialect, shell: Shell, env: Mapping[str, str] | None = None,
-                 timeouts: Timeouts = Timeouts()) -> None:  # fmt: skip
+                 timeouts: Timeouts = Timeouts(), retry: Retry = Retry()) -> None:  # fmt: skip
         self.dialect = dialect
         self.shell = shell
         self.env = env
         self.timeouts = timeouts
+        self.retry = retry
+        #: Set while the batch system does not answer (transient failures), else None.
+        self.unanswered: Unanswered | None = None
         self._records: dict[str, _Record] = {}
         self._batch: _CancelBatch | None = None
         #: Jobs in a row that ended before any of their workers connected.
@@ -145,8 +186,8 @@ class JobBook:
         with self._script_file(script) as path:
             command, stdin = self.dialect.submission(script, path)
             try:
-                result = await self.shell.run(
-                    command, timeout=self.timeouts.submit, stdin=stdin, env=self.env
+                result = await self._retrying(
+                    command, self.timeouts.submit, self.retry.give_up, stdin=stdin
                 )
                 job_id = self.dialect.job_id(result)
             except CommandError as error:
@@ -157,6 +198,43 @@ class JobBook:
         self._backoff = 0.0
         self._records[job_id] = _Record(JobInfo(job_id, JobState.PENDING, "submitted", name=name))
         return job_id
+
+    async def _retrying(
+        self, command: Sequence[str], timeout: float, give_up: float, stdin: str | None = None
+    ) -> CommandResult:
+        """Run ``command``; try again after transient failures until ``give_up`` s passed."""
+        deadline = time.monotonic() + give_up
+        for attempt in itertools.count(1):
+            try:
+                result = await self.shell.run(command, timeout=timeout, stdin=stdin, env=self.env)
+            except CommandError as error:
+                delay = self.retry.delay(attempt)
+                if not self.dialect.transient(error) or time.monotonic() + delay > deadline:
+                    raise
+                self.not_answering(error)
+                await asyncio.sleep(delay)
+                continue
+            self.answering()
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def not_answering(self, error: CommandError) -> None:
+        """Note a transient failure: logged once when the batch system stops answering."""
+        said = one_line(str(error))
+        if self.unanswered is None:
+            self.unanswered = Unanswered(time.time(), 1, said)
+            logger.warning("%s is not answering (%s); trying again", self.dialect.system, said)
+        else:
+            self.unanswered.tries += 1
+            self.unanswered.error = said
+
+    def answering(self) -> None:
+        """Note that the batch system answered: logged once after it had not."""
+        if self.unanswered is not None:
+            gone = self.unanswered
+            self.unanswered = None
+            logger.warning("%s answers again after %d failed tries in %.0f s",
+                           self.dialect.system, gone.tries, time.time() - gone.since)  # fmt: skip
 
     def clear_backoff(self) -> None:
         """Let the next submission reach the batch system even after a refusal."""
@@ -197,8 +275,14 @@ class JobBook:
         live = self.live()
         if live:
             commands = self.dialect.status_commands(live)
-            results = await asyncio.gather(*(self._status(command) for command in commands))
-            listed = self.dialect.parse_status(results)
+            try:
+                results = await asyncio.gather(*(self._status(command) for command in commands))
+                listed = self.dialect.parse_status(results)
+            except CommandError as error:  # unknown is not gone: states stay as they were
+                if self.dialect.transient(error):
+                    self.not_answering(error)
+                raise
+            self.answering()
             for job_id in live:
                 self._update(job_id, listed.get(job_id))
         return self.jobs()
@@ -301,14 +385,14 @@ class JobBook:
         ids, self._batch = sorted(self._batch.ids), None
         command = self.dialect.cancel_command(ids)
         try:
-            result = await self.shell.run(
-                command, timeout=self.timeouts.cancel, env=self.env, check=False
-            )
-        except CommandError as error:  # a timeout: the jobs end by death-timeout anyway
-            logger.warning("cannot cancel jobs %s: %s", ", ".join(ids), error)
-            return
-        if result.returncode != 0:  # often jobs that had just ended: the next poll tells
-            logger.debug("%s: %s", " ".join(command), result.stderr.strip())
+            await self._retrying(command, self.timeouts.cancel, self.retry.cancel_give_up)
+        except CommandError as error:
+            if self.dialect.transient(error):  # still no answer: say how to cancel by hand
+                said, by_hand = one_line(str(error)), shlex.join(command)
+                logger.warning("cannot cancel jobs %s (%s); cancel them with: %s",
+                               ", ".join(ids), said, by_hand)  # fmt: skip
+            else:  # often jobs that had just ended: the next poll tells
+                logger.debug("%s: %s", " ".join(command), error.stderr.strip())
             return
         for job_id in ids:
             record = self._records.get(job_id)

@@ -8,7 +8,7 @@ import time
 import pytest
 from fakeshell import FakeShell
 
-from hpcdask.backends.jobqueue.book import JobBook
+from hpcdask.backends.jobqueue.book import JobBook, Retry
 from hpcdask.backends.jobqueue.systems.lsf import LSFDialect
 from hpcdask.backends.jobqueue.systems.sge import SGEDialect
 from hpcdask.backends.jobqueue.systems.slurm import SlurmDialect
@@ -250,3 +250,69 @@ def test_only_failures_count_towards_giving_up() -> None:
 
     asyncio.run(run())
     assert book.failed_in_a_row == 1  # the job someone else cancelled is no crash
+
+
+BUSY = "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation\n"
+FAST = Retry(initial=0.01, maximum=0.02, give_up=5.0, cancel_give_up=1.0)
+
+
+def test_transient_submit_failures_are_tried_again(caplog: pytest.LogCaptureFixture) -> None:
+    shell = FakeShell()
+    shell.reply("sbatch", "", BUSY, 1)
+    shell.reply("sbatch", "", BUSY, 1)
+    shell.reply("sbatch", "102\n")
+    book = JobBook(SlurmDialect(), shell, retry=FAST)
+    with caplog.at_level("WARNING"):
+        assert asyncio.run(book.submit("c-0", "#!/bin/sh\n")) == "102"
+    assert len(shell.called("sbatch")) == 3
+    assert book.unanswered is None
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 2  # once when it stops answering, once when it answers again
+    assert said[0].startswith("Slurm is not answering (")
+    assert said[1].startswith("Slurm answers again after 2 failed tries")
+
+
+def test_refusal_is_not_tried_again() -> None:
+    shell = FakeShell()
+    shell.reply("sbatch", "", REFUSED, 1)
+    book = JobBook(SlurmDialect(), shell, retry=FAST)
+    with pytest.raises(JobSubmissionError, match="Invalid partition name specified"):
+        asyncio.run(book.submit("c-0", "#!/bin/sh\n"))
+    assert len(shell.called("sbatch")) == 1
+
+
+def test_a_batch_system_that_never_answers_gives_up_with_its_words() -> None:
+    shell = FakeShell()
+    shell.reply("sbatch", "", BUSY, 1)
+    book = JobBook(SlurmDialect(), shell, retry=Retry(initial=0.01, maximum=0.01, give_up=0.2))
+    with pytest.raises(JobSubmissionError, match="Socket timed out"):
+        asyncio.run(book.submit("c-0", "#!/bin/sh\n"))
+    assert len(shell.called("sbatch")) > 2
+    assert book.unanswered is not None and book.unanswered.tries >= 2
+
+
+def test_a_failed_poll_leaves_every_job_as_it_was() -> None:
+    shell = FakeShell()
+    shell.reply("sbatch", "101\n")
+    shell.reply("squeue", "", "slurm_load_jobs error: Unable to contact slurm controller\n", 1)
+    shell.reply("squeue", squeue(j101="RUNNING|None|n1"))
+    book = JobBook(SlurmDialect(), shell, retry=FAST)
+    asyncio.run(book.submit("c-0", "#!/bin/sh\n"))
+    with pytest.raises(CommandError):
+        asyncio.run(book.poll())
+    assert book.jobs()["101"].state is P and book.live() == ["101"]
+    assert book.unanswered is not None and book.unanswered.tries == 1
+    assert asyncio.run(book.poll())["101"].state is R
+    assert book.unanswered is None
+
+
+def test_transient_cancel_failures_are_tried_again() -> None:
+    shell = FakeShell()
+    shell.reply("sbatch", "101\n")
+    shell.reply("scancel", "", "scancel: error: Socket timed out on send/recv operation\n", 1)
+    shell.reply("scancel", "")
+    book = JobBook(SlurmDialect(), shell, retry=FAST)
+    asyncio.run(book.submit("c-0", "#!/bin/sh\n"))
+    asyncio.run(book.cancel(["101"]))
+    assert [c.command for c in shell.called("scancel")] == [("scancel", "101")] * 2
+    assert book.jobs()["101"].state is C
