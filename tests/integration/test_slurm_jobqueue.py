@@ -6,6 +6,7 @@ Jobs are small (1 core, 500 MB) unless a test spreads them over nodes (4 cores =
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -318,3 +319,49 @@ def test_workers_that_cannot_start_are_not_replaced_forever(
     assert len(cluster.jobs) == 3
     assert not cluster.worker_spec
     gone(list(cluster.jobs))
+
+
+FLAKY = """#!/bin/sh
+# {name} that says "Socket timed out" for its first {times} calls, then is the real one.
+count=$(cat "{counter}" 2>/dev/null || echo 0)
+echo $((count + 1)) > "{counter}"
+if [ "$count" -lt {times} ]; then
+    echo "{name}: error: Batch job submission failed: Socket timed out on send/recv operation" >&2
+    exit 1
+fi
+exec {real} "$@"
+"""
+
+
+def flaky(folder: Path, name: str, times: int) -> Path:
+    """Put a ``name`` first on PATH that fails transiently ``times`` times; return its counter."""
+    folder.mkdir(exist_ok=True)
+    counter, real = folder / f"{name}.calls", shutil.which(name)
+    assert real is not None
+    wrapper = folder / name
+    wrapper.write_text(FLAKY.format(name=name, times=times, counter=counter, real=real))
+    wrapper.chmod(0o755)
+    return counter
+
+
+def test_a_batch_system_that_times_out_still_gets_every_job(
+    connect: Callable[..., BatchCluster], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sbatch says "Socket timed out" twice: scale(2) still reaches 2 workers, and a scancel
+    that times out too still cancels every job."""
+    calls = flaky(tmp_path / "bin", "sbatch", 2)
+    cancels = flaky(tmp_path / "bin", "scancel", 1)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    cluster = connect(retry={"initial": "200ms", "maximum": "1s"})
+    with Client(cluster) as client:
+        cluster.scale(2)
+        client.wait_for_workers(2, timeout=60)
+        assert int(calls.read_text()) == 4  # two that timed out, two that were accepted
+        assert cluster.book.unanswered is None
+        ids = cluster.book.live()
+        assert len(ids) == 2 and {i.state for i in cluster.refresh_jobs().values()} == {
+            JobState.RUNNING
+        }
+    cluster.close()
+    assert int(cancels.read_text()) >= 2
+    gone(ids)
