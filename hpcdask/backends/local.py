@@ -9,17 +9,24 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hpcdask.backends.base import Backend, Check, Status
+import distributed
+
+from hpcdask.backends.base import Backend, Check, Reports, Status
+from hpcdask.backends.plugins import Niceness
 from hpcdask.daskconfig import nested
 from hpcdask.models import LocalResource
 
 if TYPE_CHECKING:
-    from distributed import LocalCluster
     from distributed.security import Security
 
     from hpcdask.models import Resource
 
-__all__ = ["LocalBackend", "local_cluster_kwargs"]
+__all__ = ["LocalBackend", "LocalCluster", "local_cluster_kwargs"]
+
+
+class LocalCluster(Reports, distributed.LocalCluster):
+    """distributed's ``LocalCluster``, reporting what it does as every hpcdask cluster does
+    (:class:`~hpcdask.backends.base.Reports`' defaults: one placement per worker)."""
 
 
 def _layout(resource: LocalResource) -> tuple[int | None, int | None]:
@@ -52,8 +59,6 @@ def local_cluster_kwargs(resource: LocalResource) -> dict[str, Any]:
     >>> kwargs["n_workers"], kwargs["threads_per_worker"], kwargs["memory_limit"]
     (2, 2, 2000000000)
     """
-    from hpcdask.backends.plugins import Niceness
-
     worker = resource.worker
     processes, threads = _layout(resource)
     initial = Backend.initial_workers(resource)
@@ -77,11 +82,9 @@ def local_cluster_kwargs(resource: LocalResource) -> dict[str, Any]:
 
 
 class LocalBackend(Backend):
-    """Builds a ``distributed.LocalCluster`` of worker processes."""
+    """Builds a :class:`LocalCluster` of worker processes."""
 
     def cluster(self, resource: Resource, security: Security | None = None) -> LocalCluster:
-        from distributed import LocalCluster
-
         assert isinstance(resource, LocalResource)
         kwargs = local_cluster_kwargs(resource)
         if security is not None:

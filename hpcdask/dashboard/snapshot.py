@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-from hpcdask.dashboard.describe import Row, Seen, describe, join, pending, requested, where
+from hpcdask._model import walltime_seconds
+from hpcdask.dashboard.describe import Row, Seen, join, pending, report_of, requested, where
 
 if TYPE_CHECKING:
     from distributed.deploy.cluster import Cluster
@@ -51,8 +52,6 @@ class Heading:
     @classmethod
     def of(cls, resource: Resource) -> Heading:
         """Return the heading of ``resource``."""
-        from hpcdask._model import walltime_seconds
-
         walltime = getattr(resource, "walltime", None)
         seconds = walltime_seconds(walltime) if isinstance(walltime, str) else None
         return cls(resource.name, resource.type, where(resource), seconds)
@@ -92,14 +91,6 @@ class Snapshot:
         )
 
 
-def _adaptive(cluster: object | None) -> tuple[int, int | None] | None:
-    adaptive = getattr(cluster, "_adaptive", None)
-    if adaptive is None or getattr(adaptive, "periodic_callback", None) is None:
-        return None
-    maximum = adaptive.maximum
-    return int(adaptive.minimum), None if maximum == float("inf") else int(maximum)
-
-
 def _with_walltime(
     rows: tuple[Row, ...], walltime: float | None, since: MutableMapping[str, float], now: float
 ) -> tuple[Row, ...]:
@@ -131,7 +122,8 @@ def take(
     jobs whose cluster does not report it.
     """
     now = time.time()
-    description = describe(cluster)
+    report = report_of(cluster)
+    description = report.describe()
     since = {} if since is None else since
     rows = _with_walltime(join(description, seen), heading.walltime, since, now)
     return Snapshot(
@@ -141,7 +133,7 @@ def take(
         requested=requested(cluster, len(seen)),
         connected=len(seen),
         pending=pending(description),
-        adaptive=_adaptive(cluster),
+        adaptive=report.adaptive_bounds(),
         rows=rows,
     )
 

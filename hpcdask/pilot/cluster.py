@@ -16,7 +16,7 @@ from distributed.core import Status
 from distributed.deploy.spec import ProcessInterface, SpecCluster
 from tornado.ioloop import PeriodicCallback
 
-from hpcdask.backends.base import Description
+from hpcdask.backends.base import Description, Reports
 from hpcdask.pilot.launcher import LaunchError, WorkerHandle
 from hpcdask.pilot.pilot import Pilot
 from hpcdask.pilot.retire import retire
@@ -79,7 +79,7 @@ class PilotWorker(ProcessInterface):
         await super().close()  # type: ignore[no-untyped-call]
 
 
-class PilotCluster(SpecCluster):
+class PilotCluster(Reports, SpecCluster):
     """Workers started in seconds inside allocations that the cluster holds and gives back."""
 
     def __init__(
@@ -212,7 +212,7 @@ class PilotCluster(SpecCluster):
         """Return the allocations as the dashboard shows them (one placement each)."""
         return Description("allocation", self.pilot.placements())
 
-    def allocations(self) -> list[dict[str, object]]:
+    def allocations(self) -> list[dict[str, object]] | None:
         """Return each allocation held: id, state, nodes, size, walltime left, workers per node.
 
         Examples

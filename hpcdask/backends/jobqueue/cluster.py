@@ -17,7 +17,7 @@ from typing import Any
 
 from distributed.core import Status
 
-from hpcdask.backends.base import Description, Placement
+from hpcdask.backends.base import Description, Placement, Reports
 from hpcdask.backends.jobqueue.args import dask_jobqueue
 from hpcdask.backends.jobqueue.book import JobBook
 from hpcdask.errors import HpcdaskError
@@ -36,11 +36,13 @@ JobQueueCluster: Any = _jq.core.JobQueueCluster
 FAILURE_LIMIT = 3
 #: Ended jobs :meth:`BatchCluster.describe` lists, after the live ones.
 _ENDED_SHOWN = 5
+#: Ended jobs :meth:`BatchCluster.job_states` reports, after the live ones.
+_ENDED_REPORTED = 10
 #: After a worker leaves, poll this often (seconds), this many times, to replace its job soon.
 _FAST_INTERVAL, _FAST_POLLS = 1.0, 5
 
 
-class BatchCluster(JobQueueCluster):  # type: ignore[misc]
+class BatchCluster(Reports, JobQueueCluster):  # type: ignore[misc]
     """A dask-jobqueue cluster whose jobs are polled, replaced when they end, never orphaned.
 
     Attributes
@@ -75,6 +77,16 @@ class BatchCluster(JobQueueCluster):  # type: ignore[misc]
     def jobs(self) -> dict[str, JobInfo]:
         """Every job this cluster submitted, by job id, as last polled."""
         return self.book.jobs()
+
+    def job_states(self) -> dict[str, str]:
+        """Return job id → state (``pending``, ``running``, or how it ended: ``timeout`` is
+        not ``failed``), as last polled, for ``hpcdask status``: every live job, then the
+        last few ended ones (as many as a pilot cluster remembers)."""
+        jobs = self.book.jobs().values()
+        ended = [info for info in jobs if info.state.ended][-_ENDED_REPORTED:]
+        return {info.job_id: info.state.value for info in jobs if not info.state.ended} | {
+            info.job_id: info.state.value for info in ended
+        }
 
     def refresh_jobs(self) -> dict[str, JobInfo]:
         """Poll the batch system now and return :attr:`jobs`."""
@@ -304,7 +316,7 @@ class BatchCluster(JobQueueCluster):  # type: ignore[misc]
             job = self.workers.pop(name, None)
             if job is not None:
                 await job.close()
-        adaptive = getattr(self, "_adaptive", None)
+        adaptive = self._adaptive
         if adaptive is not None:
             adaptive.stop(reason=str(self.problem))
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from distributed.deploy.spec import SpecCluster
 
-from hpcdask.backends.base import Description, Placement
+from hpcdask.backends.base import Description, Placement, Reports
 from hpcdask.backends.ssh.connect import Connections
 from hpcdask.backends.ssh.placement import capacity, next_host
 from hpcdask.backends.ssh.plan import HostPlan
@@ -19,7 +19,7 @@ __all__ = ["HostCluster"]
 logger = logging.getLogger(__name__)
 
 
-class HostCluster(SpecCluster):
+class HostCluster(Reports, SpecCluster):
     """Dask workers on SSH hosts that scale and adapt, never beyond a host's capacity.
 
     Parameters
