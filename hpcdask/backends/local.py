@@ -9,7 +9,11 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import dask.config
 import distributed
+from dask.utils import format_bytes
+from distributed.deploy.utils import nprocesses_nthreads
+from distributed.system import MEMORY_LIMIT
 
 from hpcdask.backends.base import Backend, Check, Reports, Status
 from hpcdask.backends.plugins import Niceness
@@ -31,8 +35,6 @@ class LocalCluster(Reports, distributed.LocalCluster):
 
 def _layout(resource: LocalResource) -> tuple[int | None, int | None]:
     """Return (worker processes, threads per worker) from the worker block."""
-    from distributed.deploy.utils import nprocesses_nthreads
-
     worker = resource.worker
     if worker.cores and not worker.processes and not worker.nthreads:
         processes, threads = nprocesses_nthreads(worker.cores)  # type: ignore[no-untyped-call]
@@ -42,8 +44,6 @@ def _layout(resource: LocalResource) -> tuple[int | None, int | None]:
 
 def _worker_config(resource: LocalResource) -> dict[str, Any]:
     """Return the whole Dask config for worker processes: a Nanny replaces, not merges, sections."""
-    import dask.config
-
     merged: dict[str, Any] = dask.config.merge(dask.config.config, nested(resource.dask))
     return merged
 
@@ -105,9 +105,6 @@ def _cores(resource: LocalResource) -> Check:
 
 
 def _memory(resource: LocalResource) -> Check:
-    from dask.utils import format_bytes
-    from distributed.system import MEMORY_LIMIT
-
     want = resource.worker.memory
     have = format_bytes(MEMORY_LIMIT)
     if want and want > MEMORY_LIMIT:
