@@ -11,6 +11,7 @@ Run as ``python -m hpcdask.controller`` with a JSON request on stdin.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -23,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from hpcdask import security, state
 from hpcdask._daemon import detach
 from hpcdask._version import __version__
+from hpcdask.backends.base import Reporting, reporting
+from hpcdask.jobs import JobState
 from hpcdask.resource import from_dump
 
 if TYPE_CHECKING:
@@ -39,39 +42,57 @@ logger = logging.getLogger("hpcdask.controller")
 LOG_LINES = 1000
 #: Seconds a cluster may take to start before its controller gives up.
 START_TIMEOUT = 600.0
+#: The names of the states of jobs that hold no resources any more.
+_ENDED = frozenset(state.value for state in JobState if state.ended)
 
 
 def snapshot(cluster: Cluster, resource: Resource, started: float) -> dict[str, Any]:
-    """Return what ``hpcdask status`` shows of a running cluster.
+    """Return what ``hpcdask status`` shows of a running cluster, from what it reports
+    (:class:`~hpcdask.backends.base.Reporting`) and what its scheduler sees.
 
-    ``allocations`` lists a pilot cluster's allocations (see ``PilotCluster.allocations``);
-    it is None for clusters without any.
+    ``jobs`` maps batch job ids (a pilot's allocation ids) to their states; ``allocations``
+    lists a pilot cluster's allocations (see ``PilotCluster.allocations``), None for other
+    clusters; ``failed_hosts`` the hosts an ``ssh`` cluster left out, with the reason.
     """
+    report = reporting(cluster)
     workers = cluster.scheduler_info.get("workers", {}).values()
-    adaptive = getattr(cluster, "_adaptive", None)
-    jobs = getattr(cluster, "job_states", None)
-    allocations = getattr(cluster, "allocations", None)
+    bounds = report.adaptive_bounds()
     return {
         "name": resource.name,
         "type": resource.type,
         "state": "running",
         "workers": len(workers),
-        "requested": len(getattr(cluster, "worker_spec", {})),
-        "adaptive": [adaptive.minimum, adaptive.maximum] if adaptive is not None else None,
+        "requested": report.workers_requested(),
+        "adaptive": list(bounds) if bounds is not None else None,
         "threads": sum(w.get("nthreads", 0) for w in workers),
         "memory": sum(w.get("memory_limit", 0) or 0 for w in workers),
         "dashboard": cluster.dashboard_link,
         "scheduler": cluster.scheduler_address,
         "started": started,
         "pid": os.getpid(),
-        "jobs": jobs() if callable(jobs) else {},
-        "failed_hosts": dict(getattr(cluster, "failed_hosts", {})),
-        "allocations": allocations() if callable(allocations) else None,
+        "jobs": report.job_states(),
+        "failed_hosts": dict(report.failed_hosts),
+        "allocations": report.allocations(),
     }
 
 
+def live_jobs(report: Reporting) -> tuple[str, ...]:
+    """Return the ids of the batch jobs (a pilot's allocations) that have not ended yet.
+
+    Examples
+    --------
+    >>> from hpcdask.backends.base import Reports
+    >>> class Jobs(Reports):
+    ...     def job_states(self) -> dict[str, str]:
+    ...         return {"7": "running", "8": "pending", "6": "timeout", "9": "ending"}
+    >>> live_jobs(Jobs())
+    ('7', '8', '9')
+    """
+    return tuple(job for job, name in report.job_states().items() if name not in _ENDED)
+
+
 def _stop_adaptive(cluster: Cluster) -> None:
-    adaptive = getattr(cluster, "_adaptive", None)
+    adaptive = cluster._adaptive
     if adaptive is not None:
         adaptive.stop()
         cluster._adaptive = None
@@ -138,6 +159,10 @@ def _scheduler_closed(cluster: Cluster) -> bool:
     return status in (Status.closing, Status.closed) or cluster.status == Status.closed
 
 
+async def _live_jobs(cluster: Cluster) -> tuple[str, ...]:
+    return live_jobs(reporting(cluster))
+
+
 def _record(cluster: Cluster, resource: Resource, server: Server, started: float) -> state.Record:
     return state.Record(
         name=resource.name,
@@ -148,7 +173,23 @@ def _record(cluster: Cluster, resource: Resource, server: Server, started: float
         pid=os.getpid(),
         started=started,
         version=__version__,
+        jobs=cluster.sync(_live_jobs, cluster),  # type: ignore[no-untyped-call]
     )
+
+
+def _with_jobs(cluster: Cluster, record: state.Record) -> state.Record:
+    """Return ``record`` with the cluster's live jobs now, written again if they changed
+    (so the record names every job the cluster holds, to cancel should it be orphaned)."""
+    try:
+        jobs: tuple[str, ...] = cluster.sync(_live_jobs, cluster)  # type: ignore[no-untyped-call]
+    except Exception as error:  # the cluster is closing: the record is removed soon
+        logger.debug("cannot read the jobs of %s: %s", record.name, error)
+        return record
+    if jobs == record.jobs:
+        return record
+    record = dataclasses.replace(record, jobs=jobs)
+    state.write(record)
+    return record
 
 
 def _abort_start(name: str, why: str) -> None:
@@ -190,6 +231,23 @@ def _start(resource: Resource, credentials: Security) -> Cluster:
         watchdog.cancel()
 
 
+def _forget(name: str) -> None:
+    """Remove this controller's record and credentials; never fail (the cluster must close).
+
+    A damaged record of the name is this controller's too: it holds the name's lock.
+    """
+    try:
+        found = state.read(name)
+    except state.StateError:
+        found = None
+        mine = True
+    else:
+        mine = found is not None and found.pid == os.getpid()
+    if mine:
+        state.remove(name)
+        security.remove(name)
+
+
 def run(resource: Resource) -> None:
     """Start ``resource``'s cluster and serve it until asked to stop; always clean up."""
     stop = threading.Event()
@@ -203,17 +261,16 @@ def run(resource: Resource) -> None:
     try:
         handlers = _handlers(cluster, resource, started, stop)
         server = cluster.sync(_serve, handlers, credentials)  # type: ignore[no-untyped-call]
-        state.write(_record(cluster, resource, server, started))
+        record = _record(cluster, resource, server, started)
+        state.write(record)
         logger.info("cluster %s running at %s", resource.name, cluster.scheduler_address)
         while not stop.wait(0.5):
             if _scheduler_closed(cluster):
                 logger.info("the scheduler closed (idle timeout?); shutting down")
                 break
+            record = _with_jobs(cluster, record)
     finally:
-        record = state.read(resource.name)
-        if record is not None and record.pid == os.getpid():
-            state.remove(resource.name)
-            security.remove(resource.name)
+        _forget(resource.name)
         if server is not None:
             server.stop()
         cluster.close()

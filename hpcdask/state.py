@@ -50,6 +50,8 @@ class Record:
     pid: int
     started: float
     version: str
+    #: Ids of the batch jobs (a pilot's allocations) the cluster holds and that have not
+    #: ended; its controller writes the record again whenever they change.
     jobs: tuple[str, ...] = field(default_factory=tuple)
     #: ``user@host`` of the login node the cluster runs behind (reached through a tunnel).
     login: str = ""

@@ -9,23 +9,32 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hpcdask.backends.base import Backend, Check, Status
+import dask.config
+import distributed
+from dask.utils import format_bytes
+from distributed.deploy.utils import nprocesses_nthreads
+from distributed.system import MEMORY_LIMIT
+
+from hpcdask.backends.base import Backend, Check, Reports, Status
+from hpcdask.backends.plugins import Niceness
 from hpcdask.daskconfig import nested
 from hpcdask.models import LocalResource
 
 if TYPE_CHECKING:
-    from distributed import LocalCluster
     from distributed.security import Security
 
     from hpcdask.models import Resource
 
-__all__ = ["LocalBackend", "local_cluster_kwargs"]
+__all__ = ["LocalBackend", "LocalCluster", "local_cluster_kwargs"]
+
+
+class LocalCluster(Reports, distributed.LocalCluster):
+    """distributed's ``LocalCluster``, reporting what it does as every hpcdask cluster does
+    (:class:`~hpcdask.backends.base.Reports`' defaults: one placement per worker)."""
 
 
 def _layout(resource: LocalResource) -> tuple[int | None, int | None]:
     """Return (worker processes, threads per worker) from the worker block."""
-    from distributed.deploy.utils import nprocesses_nthreads
-
     worker = resource.worker
     if worker.cores and not worker.processes and not worker.nthreads:
         processes, threads = nprocesses_nthreads(worker.cores)  # type: ignore[no-untyped-call]
@@ -35,8 +44,6 @@ def _layout(resource: LocalResource) -> tuple[int | None, int | None]:
 
 def _worker_config(resource: LocalResource) -> dict[str, Any]:
     """Return the whole Dask config for worker processes: a Nanny replaces, not merges, sections."""
-    import dask.config
-
     merged: dict[str, Any] = dask.config.merge(dask.config.config, nested(resource.dask))
     return merged
 
@@ -52,8 +59,6 @@ def local_cluster_kwargs(resource: LocalResource) -> dict[str, Any]:
     >>> kwargs["n_workers"], kwargs["threads_per_worker"], kwargs["memory_limit"]
     (2, 2, 2000000000)
     """
-    from hpcdask.backends.plugins import Niceness
-
     worker = resource.worker
     processes, threads = _layout(resource)
     initial = Backend.initial_workers(resource)
@@ -77,11 +82,9 @@ def local_cluster_kwargs(resource: LocalResource) -> dict[str, Any]:
 
 
 class LocalBackend(Backend):
-    """Builds a ``distributed.LocalCluster`` of worker processes."""
+    """Builds a :class:`LocalCluster` of worker processes."""
 
     def cluster(self, resource: Resource, security: Security | None = None) -> LocalCluster:
-        from distributed import LocalCluster
-
         assert isinstance(resource, LocalResource)
         kwargs = local_cluster_kwargs(resource)
         if security is not None:
@@ -102,9 +105,6 @@ def _cores(resource: LocalResource) -> Check:
 
 
 def _memory(resource: LocalResource) -> Check:
-    from dask.utils import format_bytes
-    from distributed.system import MEMORY_LIMIT
-
     want = resource.worker.memory
     have = format_bytes(MEMORY_LIMIT)
     if want and want > MEMORY_LIMIT:

@@ -1,9 +1,9 @@
 """What the hpcdask page and widgets show: a cluster's placements joined with its live workers.
 
-A cluster that is :class:`~hpcdask.backends.base.Describable` says where its workers are
-(hosts, jobs, allocations). Any other cluster is described from what it exposes: batch jobs
-(a ``jobs`` mapping), else the workers it asked for (a SpecCluster's ``worker_spec``), else
-nothing but the workers the scheduler sees. So every resource type gets a table.
+Every hpcdask cluster reports where its workers are (:class:`~hpcdask.backends.base.Reporting`:
+hosts, jobs, allocations, or the workers it asked for). A cluster built elsewhere is described
+from the workers its spec asks for, if it is a ``SpecCluster``, else from nothing but the
+workers the scheduler sees. So every cluster gets a table.
 
 Examples
 --------
@@ -21,13 +21,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hpcdask.backends.base import Describable, Description, Placement
+from distributed.deploy.cluster import Cluster
+from distributed.deploy.spec import SpecCluster
+
+from hpcdask.backends.base import Description, Reporting, Reports
 from hpcdask.models import JobqueueResource, LocalResource, Resource, SSHResource
 
-__all__ = ["Row", "Seen", "describe", "join", "pending", "requested", "where"]
-
-#: Ended batch jobs kept in the table (the most recent), after the live ones.
-ENDED_SHOWN = 5
+__all__ = ["Row", "Seen", "describe", "join", "pending", "report_of", "requested", "where"]
 
 
 @dataclass(frozen=True)
@@ -57,43 +57,30 @@ class Row:
     estimated: bool = False
 
 
+def report_of(cluster: object | None) -> Reporting:
+    """Return what ``cluster`` reports: every hpcdask cluster reports itself; a cluster built
+    elsewhere (a plain distributed one, an attached view) gets the defaults, from its spec.
+
+    Examples
+    --------
+    >>> report_of(None).describe(), report_of(None).adaptive_bounds()
+    (Description(kind='worker', placements=()), None)
+    """
+    return cluster if isinstance(cluster, Reporting) else _Foreign(cluster)
+
+
+class _Foreign(Reports):
+    """A cluster not built by hpcdask, reported from its spec (``spec``: None without one)."""
+
+    def __init__(self, cluster: object) -> None:
+        self.spec = cluster.worker_spec if isinstance(cluster, SpecCluster) else None
+        self.worker_spec: Mapping[Any, Any] = self.spec or {}
+        self._adaptive = cluster._adaptive if isinstance(cluster, Cluster) else None
+
+
 def describe(cluster: object | None) -> Description:
-    """Return what ``cluster`` says of its placements, or what can be read from it."""
-    described = cluster.describe() if isinstance(cluster, Describable) else None
-    if isinstance(described, Description):  # a ``describe`` of another kind is not ours
-        return described
-    spec = getattr(cluster, "worker_spec", None)
-    spec = spec if isinstance(spec, Mapping) else {}
-    jobs = getattr(cluster, "jobs", None)
-    if isinstance(jobs, Mapping):
-        return Description("job", _from_jobs(jobs, spec))
-    return Description(
-        "worker", tuple(Placement(str(n), "", workers=_names(n, s)) for n, s in spec.items())
-    )
-
-
-def _names(name: object, spec: object) -> tuple[str, ...]:
-    """Return the worker names one spec entry starts: ``name``, or ``name+suffix`` per group."""
-    group = spec.get("group") if isinstance(spec, Mapping) else None
-    return tuple(f"{name}{suffix}" for suffix in group) if group else (str(name),)
-
-
-def _from_jobs(jobs: Mapping[str, Any], spec: Mapping[Any, Any]) -> tuple[Placement, ...]:
-    """Return the batch jobs (objects with job_id, state, nodes, reason, name) as placements."""
-    live: list[Placement] = []
-    ended: list[Placement] = []
-    for job_id, info in jobs.items():
-        state = getattr(info, "state", "unknown")
-        name = str(getattr(info, "name", "") or "")
-        placement = Placement(
-            str(job_id),
-            str(getattr(state, "value", state)),
-            nodes=str(getattr(info, "nodes", "") or ""),
-            workers=_names(name, spec.get(name)) if name else (),
-            note=str(getattr(info, "reason", "") or ""),
-        )
-        (ended if getattr(state, "ended", False) else live).append(placement)
-    return (*live, *ended[-ENDED_SHOWN:])
+    """Return what ``cluster`` says of its placements (see :func:`report_of`)."""
+    return report_of(cluster).describe()
 
 
 def _belongs(worker: str, names: Iterable[str]) -> bool:
@@ -122,10 +109,10 @@ def join(description: Description, seen: Mapping[str, Seen]) -> tuple[Row, ...]:
 
 def requested(cluster: object | None, connected: int) -> int:
     """Return how many workers ``cluster`` asked for (``connected`` if it does not say)."""
-    spec = getattr(cluster, "worker_spec", None)
-    if not isinstance(spec, Mapping):
+    report = report_of(cluster)
+    if isinstance(report, _Foreign) and report.spec is None:
         return connected
-    return sum(len(_names(name, each)) for name, each in spec.items())
+    return report.workers_requested()
 
 
 def pending(description: Description) -> int:

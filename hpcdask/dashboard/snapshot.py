@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 from hpcdask._model import walltime_seconds
-from hpcdask.dashboard.describe import Row, Seen, describe, join, pending, requested, where
+from hpcdask.dashboard.describe import Row, Seen, join, pending, report_of, requested, where
 
 if TYPE_CHECKING:
     from distributed.deploy.cluster import Cluster
@@ -97,14 +97,6 @@ class Snapshot:
         )
 
 
-def _adaptive(cluster: object | None) -> tuple[int, int | None] | None:
-    adaptive = getattr(cluster, "_adaptive", None)
-    if adaptive is None or getattr(adaptive, "periodic_callback", None) is None:
-        return None
-    maximum = adaptive.maximum
-    return int(adaptive.minimum), None if maximum == float("inf") else int(maximum)
-
-
 def _with_walltime(
     rows: tuple[Row, ...], walltime: float | None, since: MutableMapping[str, float], now: float
 ) -> tuple[Row, ...]:
@@ -136,7 +128,8 @@ def take(
     jobs whose cluster does not report it.
     """
     now = time.time()
-    description = describe(cluster)
+    report = report_of(cluster)
+    description = report.describe()
     since = {} if since is None else since
     rows = _with_walltime(join(description, seen), heading.walltime, since, now)
     return Snapshot(
@@ -146,7 +139,7 @@ def take(
         requested=requested(cluster, len(seen)),
         connected=len(seen),
         pending=pending(description),
-        adaptive=_adaptive(cluster),
+        adaptive=report.adaptive_bounds(),
         rows=rows,
     )
 

@@ -16,7 +16,8 @@ from distributed.core import Status
 from distributed.deploy.spec import ProcessInterface, SpecCluster
 from tornado.ioloop import PeriodicCallback
 
-from hpcdask.backends.base import Description
+from hpcdask.backends.base import Description, Reports
+from hpcdask.backends.replace import ReplacesEnded
 from hpcdask.pilot.launcher import LaunchError, WorkerHandle
 from hpcdask.pilot.pilot import Pilot
 from hpcdask.pilot.retire import retire
@@ -79,7 +80,12 @@ class PilotWorker(ProcessInterface):
         await super().close()  # type: ignore[no-untyped-call]
 
 
-class PilotCluster(SpecCluster):
+def _step_ended(worker: object) -> bool:
+    """Whether ``worker`` is a pilot worker whose job step ended."""
+    return isinstance(worker, PilotWorker) and worker.handle is not None and worker.handle.ended
+
+
+class PilotCluster(Reports, ReplacesEnded, SpecCluster):
     """Workers started in seconds inside allocations that the cluster holds and gives back."""
 
     def __init__(
@@ -138,25 +144,13 @@ class PilotCluster(SpecCluster):
         self._ticker.start()
 
     def _replace_dead(self) -> None:
-        """Forget workers whose step ended on its own (allocation cancelled or timed out,
-        node lost) and ask for as many again: they start in allocations that still run."""
-        dead = [
-            name
-            for name, worker in self.workers.items()
-            if isinstance(worker, PilotWorker)
-            and worker.handle is not None
-            and worker.handle.ended
-            and name in self.worker_spec
-        ]
-        if not dead:
-            return
-        logger.warning("pilot %s: workers %s ended; replacing them", self.name, ", ".join(dead))
-        target = len(self.worker_spec)
-        for name in dead:
-            self.pilot.release(name)
-            self.worker_spec.pop(name)
-            self.workers.pop(name)
-        self.scale(target)  # type: ignore[no-untyped-call]
+        """Replace workers whose step ended on its own (allocation cancelled or timed out,
+        node lost): they start in allocations that still run."""
+        self.replace_ended(self.ended_planned(_step_ended))
+
+    def forget_ended(self, name: str, worker: Any) -> None:
+        """Give the ended worker's slot back."""
+        self.pilot.release(name)
 
     async def _tick(self) -> None:
         """Give back allocations not needed, request replacements in time, retire workers
@@ -212,7 +206,7 @@ class PilotCluster(SpecCluster):
         """Return the allocations as the dashboard shows them (one placement each)."""
         return Description("allocation", self.pilot.placements())
 
-    def allocations(self) -> list[dict[str, object]]:
+    def allocations(self) -> list[dict[str, object]] | None:
         """Return each allocation held: id, state, nodes, size, walltime left, workers per node.
 
         Examples

@@ -5,6 +5,7 @@ Jobs are small (1 core, 500 MB) unless a test spreads them over nodes (4 cores =
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -210,6 +211,45 @@ def test_cli_run_check_and_show(config: Path, tmp_path: Path) -> None:
     assert "'nope' does not exist; known: debug, ns" in res.stdout
     res = run([hpcdask_cli, "--config", str(config), "show", "t"])
     assert res.returncode == 0 and "#SBATCH -p debug" in res.stdout.splitlines()
+
+
+def test_up_status_lists_the_running_jobs_then_down(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: ``status --json`` of a batch cluster once showed ``"jobs": {}``."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("HPCDASK_STATE_DIR", str(state))
+    cli = [str(Path(sys.executable).parent / "hpcdask"), "--config", str(config)]
+
+    def report() -> dict[str, Any]:
+        res = run([*cli, "status", "t", "--json"])
+        assert res.returncode == 0, res.stdout + res.stderr
+        [found] = json.loads(res.stdout)
+        assert isinstance(found, dict)
+        return found
+
+    ids: list[str] = []
+    try:
+        res = run([*cli, "up", "t", "--workers", "2", "--wait"], timeout=120)
+        assert res.returncode == 0, res.stdout + res.stderr
+        wait_until(lambda: set(report()["jobs"].values()) == {"running"}, "2 running jobs", 30)
+        shown = report()
+        print(json.dumps(shown, indent=2))  # what a user sees (pytest -s)
+        jobs = shown["jobs"]
+        ids = list(jobs)
+        assert len(jobs) == 2 and shown["workers"] == shown["requested"] == 2
+        assert queued(ids) == dict.fromkeys(ids, "RUNNING")  # Slurm agrees
+        assert (shown["allocations"], shown["failed_hosts"]) == (None, {})
+        wait_until(
+            lambda: sorted(json.loads((state / "t.json").read_text())["jobs"]) == sorted(ids),
+            "the record to name the jobs",
+            10,
+        )
+    finally:
+        res = run([*cli, "down", "t"], timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert not (state / "t.json").exists()
+    gone(ids)
 
 
 def check_rows(table: str) -> dict[str, str]:

@@ -5,12 +5,10 @@ The browser's view of the page is tested in test_dashboard_browser.py.
 
 from __future__ import annotations
 
-import enum
 import json
 import subprocess
 import sys
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ from waiting import wait_until
 
 import hpcdask
 from hpcdask.attached import AttachedCluster
-from hpcdask.backends.base import Description, Placement
+from hpcdask.backends.base import Description, Placement, Reports
 from hpcdask.backends.ssh.cluster import HostCluster
 from hpcdask.backends.ssh.plan import HostPlan
 from hpcdask.dashboard import fetch, page_link
@@ -37,34 +35,23 @@ HPCDASK = str(Path(sys.executable).parent / "hpcdask")
 # --- describing clusters, without starting any -----------------------------------------------
 
 
-class JobState(enum.Enum):
-    PENDING = "pending"
-    RUNNING = "running"
-    CANCELLED = "cancelled"
+class BatchLike(Reports):
+    """What a batch cluster reports: a placement per job, and the workers of its spec."""
 
-    @property
-    def ended(self) -> bool:
-        return self is JobState.CANCELLED
-
-
-@dataclass
-class Job:
-    state: JobState
-    nodes: str = ""
-    reason: str = ""
-    name: str = ""
-
-
-class BatchLike:
-    """What a batch cluster exposes: ``jobs`` (as hpcdask.jobs.JobInfo) and ``worker_spec``."""
+    _adaptive = None
 
     def __init__(self) -> None:
         self.worker_spec = {"job-0": {"group": ["-0", "-1"]}, "job-1": {"group": ["-0", "-1"]}}
-        self.jobs = {
-            "101": Job(JobState.RUNNING, nodes="n1", name="job-0"),
-            "102": Job(JobState.PENDING, reason="Resources", name="job-1"),
-            "100": Job(JobState.CANCELLED, name="job-old"),
-        }
+
+    def describe(self) -> Description:
+        return Description(
+            "job",
+            (
+                Placement("101", "running", nodes="n1", workers=("job-0-0", "job-0-1")),
+                Placement("102", "pending", workers=("job-1-0", "job-1-1"), note="Resources"),
+                Placement("100", "cancelled", workers=("job-old",)),
+            ),
+        )
 
 
 def test_batch_jobs_are_rows_with_their_workers_and_estimated_walltime() -> None:
@@ -89,7 +76,9 @@ def test_batch_jobs_are_rows_with_their_workers_and_estimated_walltime() -> None
 
 
 def test_any_spec_cluster_lists_its_workers_and_strays() -> None:
-    class Spec:
+    class Spec(Reports):
+        _adaptive = None
+
         def __init__(self) -> None:
             self.worker_spec: dict[int, dict[str, Any]] = {0: {}, 1: {}}
 

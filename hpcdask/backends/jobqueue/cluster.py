@@ -17,9 +17,10 @@ from typing import Any
 
 from distributed.core import Status
 
-from hpcdask.backends.base import Description, Placement
+from hpcdask.backends.base import Description, Placement, Reports
 from hpcdask.backends.jobqueue.args import dask_jobqueue
 from hpcdask.backends.jobqueue.book import JobBook
+from hpcdask.backends.replace import ReplacesEnded
 from hpcdask.errors import HpcdaskError
 from hpcdask.jobs import JobInfo, JobSubmissionError, WorkersFailedError
 from hpcdask.shell import CommandError
@@ -36,11 +37,13 @@ JobQueueCluster: Any = _jq.core.JobQueueCluster
 FAILURE_LIMIT = 3
 #: Ended jobs :meth:`BatchCluster.describe` lists, after the live ones.
 _ENDED_SHOWN = 5
+#: Ended jobs :meth:`BatchCluster.job_states` reports, after the live ones.
+_ENDED_REPORTED = 10
 #: After a worker leaves, poll this often (seconds), this many times, to replace its job soon.
 _FAST_INTERVAL, _FAST_POLLS = 1.0, 5
 
 
-class BatchCluster(JobQueueCluster):  # type: ignore[misc]
+class BatchCluster(Reports, ReplacesEnded, JobQueueCluster):  # type: ignore[misc]
     """A dask-jobqueue cluster whose jobs are polled, replaced when they end, never orphaned.
 
     Attributes
@@ -50,6 +53,9 @@ class BatchCluster(JobQueueCluster):  # type: ignore[misc]
     problem : HpcdaskError or None
         The last refusal of a submission, or why ending jobs are no longer replaced.
     """
+
+    #: Jobs end at their walltime: a replacement is news, not a warning.
+    replaced_level = logging.INFO
 
     def __init__(self, *args: Any, book: JobBook, poll_interval: float, replace_grace: float,
                  handover_after: float | None = None, job_seconds: float | None = None,
@@ -75,6 +81,16 @@ class BatchCluster(JobQueueCluster):  # type: ignore[misc]
     def jobs(self) -> dict[str, JobInfo]:
         """Every job this cluster submitted, by job id, as last polled."""
         return self.book.jobs()
+
+    def job_states(self) -> dict[str, str]:
+        """Return job id → state (``pending``, ``running``, or how it ended: ``timeout`` is
+        not ``failed``), as last polled, for ``hpcdask status``: every live job, then the
+        last few ended ones (as many as a pilot cluster remembers)."""
+        jobs = self.book.jobs().values()
+        ended = [info for info in jobs if info.state.ended][-_ENDED_REPORTED:]
+        return {info.job_id: info.state.value for info in jobs if not info.state.ended} | {
+            info.job_id: info.state.value for info in ended
+        }
 
     def refresh_jobs(self) -> dict[str, JobInfo]:
         """Poll the batch system now and return :attr:`jobs`."""
@@ -258,9 +274,13 @@ class BatchCluster(JobQueueCluster):  # type: ignore[misc]
         """
         if self.worker_spec.pop(name, None) is None:
             return False
-        self._i += 1  # a fresh name: the old job's workers may still be connected
-        self.worker_spec.update(self.new_worker_spec())
+        self._successor()
         return True
+
+    def _successor(self) -> None:
+        """Plan one more job, under a fresh name: an old job's workers may still be connected."""
+        self._i += 1
+        self.worker_spec.update(self.new_worker_spec())
 
     async def _replace_ended(self) -> None:
         if self.status != Status.running:
@@ -269,11 +289,8 @@ class BatchCluster(JobQueueCluster):  # type: ignore[misc]
             if self._done(job):  # ended, or its workers left long ago: forget (cancel) it
                 del self._retiring[name]
                 await job.close()
-        done = [name for name, job in self.workers.items()
-                if name in self.worker_spec and self._done(job)]  # fmt: skip
-        if done and self.book.failed_in_a_row >= FAILURE_LIMIT:
-            await self._give_up(done)
-        elif done:
+        done = self.ended_planned(self._done)
+        if done:
             await self._replace(done)
         if set(self.worker_spec) - set(self.workers):  # e.g. closed by distributed itself
             await self._correct_state()
@@ -282,31 +299,29 @@ class BatchCluster(JobQueueCluster):  # type: ignore[misc]
         return bool(job.job_id) and self.book.is_done(job.job_id, self._grace)
 
     async def _replace(self, names: list[str]) -> None:
+        """Replace the ended jobs ``names`` (or give up on them) and close (cancel) them."""
         async with self._lock:
-            for name in names:
-                if self._renew(name):  # else scaled down meanwhile
-                    job = self.workers.pop(name, None)
-                    if job is not None:
-                        logger.info("replacing worker job %s", job)
-                        await job.close()
+            for job in self.replace_ended(names).values():  # else scaled down meanwhile
+                if job is not None:
+                    await job.close()
         await self._correct_state()
 
-    async def _give_up(self, names: list[str]) -> None:
+    def ask_again(self, target: int, names: list[str]) -> None:
+        """Plan one fresh job for each ended one."""
+        for _ in names:
+            self._successor()
+
+    def stop_replacing(self, names: list[str]) -> HpcdaskError | None:
+        """Stop once :data:`FAILURE_LIMIT` jobs in a row ended before a worker connected."""
+        if self.book.failed_in_a_row < FAILURE_LIMIT:
+            return None
         last = self.book.info(self.workers[names[-1]].job_id)
         self.problem = WorkersFailedError(
             f"{self.book.failed_in_a_row} worker jobs in a row ended before any of their "
             f"workers connected (last: {last}); hpcdask stopped replacing them: see the "
             "job output (log-directory) for why the workers did not start"
         )
-        logger.error("%s", self.problem)
-        for name in names:
-            self.worker_spec.pop(name, None)
-            job = self.workers.pop(name, None)
-            if job is not None:
-                await job.close()
-        adaptive = getattr(self, "_adaptive", None)
-        if adaptive is not None:
-            adaptive.stop(reason=str(self.problem))
+        return self.problem
 
     def _update_worker_status(self, op: str, msg: Any) -> None:
         if op == "add":

@@ -8,7 +8,8 @@ from typing import Any
 
 from distributed.deploy.spec import SpecCluster
 
-from hpcdask.backends.base import Description, Placement
+from hpcdask.backends.base import Description, Placement, Reports
+from hpcdask.backends.replace import ReplacesEnded
 from hpcdask.backends.ssh.connect import Connections
 from hpcdask.backends.ssh.placement import capacity, next_host
 from hpcdask.backends.ssh.plan import HostPlan
@@ -19,7 +20,7 @@ __all__ = ["HostCluster"]
 logger = logging.getLogger(__name__)
 
 
-class HostCluster(SpecCluster):
+class HostCluster(Reports, ReplacesEnded, SpecCluster):
     """Dask workers on SSH hosts that scale and adapt, never beyond a host's capacity.
 
     Parameters
@@ -143,22 +144,24 @@ class HostCluster(SpecCluster):
         return super().scale(n, memory=memory, cores=cores)  # type: ignore[no-untyped-call]
 
     def _worker_exited(self, worker: SSHWorker) -> None:
-        """Forget a worker that died on its own and place its replacement where it fits."""
+        """Replace a worker that died on its own where it fits; a host that cannot be reached
+        any more counts as failed, so nothing is placed there again."""
         if worker.connection_lost():
             self.failed_hosts[worker.plan.host] = "connection lost during the run"
-        target = len(self.worker_spec)
-        self.worker_spec.pop(worker.name, None)
-        self.workers.pop(worker.name, None)
-        assert self.loop is not None
-        self.loop.add_callback(self._replace, worker.name, target)
+        self.replace_ended([worker.name])
 
-    async def _replace(self, name: str, target: int) -> None:
-        """Drop the lost worker from the scheduler at once (its tasks move elsewhere now,
+    def ask_again(self, target: int, names: list[str]) -> None:
+        """Drop the lost workers from the scheduler, then scale back to ``target``."""
+        assert self.loop is not None
+        self.loop.add_callback(self._replace, names, target)
+
+    async def _replace(self, names: list[str], target: int) -> None:
+        """Drop the lost workers from the scheduler at once (their tasks move elsewhere now,
         not after the scheduler's worker TTL), then scale back to ``target``."""
         scheduler = self.scheduler
         # A scheduler on another host (scheduler: HOST) drops the worker itself, by its TTL.
         for address, state in list(getattr(scheduler, "workers", {}).items()):
-            if state.name == name:
+            if state.name in names:
                 await scheduler.remove_worker(  # type: ignore[union-attr]
                     address, stimulus_id="hpcdask-worker-lost"
                 )

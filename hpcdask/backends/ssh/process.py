@@ -13,7 +13,7 @@ import json
 import logging
 import shlex
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from distributed.deploy.spec import ProcessInterface
 
@@ -23,7 +23,14 @@ from hpcdask.backends.ssh.plan import HostPlan
 if TYPE_CHECKING:
     import asyncssh
 
-__all__ = ["RemoteProcess", "SSHWorker", "kill_command", "shell_command"]
+__all__ = [
+    "RemoteProcess",
+    "SSHProcess",
+    "SSHScheduler",
+    "SSHWorker",
+    "kill_command",
+    "shell_command",
+]
 
 logger = logging.getLogger(__name__)
 PID_MARK = "HPCDASK_PID="
@@ -170,8 +177,76 @@ class RemoteProcess:
                 self._connections.release(self.plan.host)
 
 
-class SSHWorker(ProcessInterface):
-    """A Dask nanny and worker on one host, started over SSH (SpecCluster's worker class)."""
+class SSHProcess(ProcessInterface):
+    """A Dask process on one host, started over SSH by ``distributed.cli.dask_spec`` under the
+    host's prologue and environment, and stopped with its process group.
+
+    A subclass says what to run (:meth:`spec_argv`), which stderr line says it is up
+    (``ready``) and where it listens then (:meth:`listening`).
+    """
+
+    #: Words of the stderr line that says the process is up.
+    ready: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        plan: HostPlan,
+        connections: Connections,
+        options: Mapping[str, Any],
+        env: Mapping[str, str],
+        start_timeout: float,
+        secret_env: Mapping[str, str] | None = None,
+        **process: Any,  # ProcessInterface's scheduler and name, for a worker
+    ) -> None:
+        super().__init__(**process)  # type: ignore[no-untyped-call]
+        self.plan = plan
+        self.options = dict(options)
+        self.env = dict(env)
+        self.secret_env = dict(secret_env or {})
+        self.start_timeout = start_timeout
+        self.process = RemoteProcess(plan, connections)
+
+    def spec_argv(self, host: str) -> list[str]:
+        """Return the command that runs the process, listening on ``host``."""
+        raise NotImplementedError
+
+    def listening(self, host: str) -> str:
+        """Return the address the process listens on, once up (``host`` by default)."""
+        return host
+
+    def _dask_spec(self, *args: str, spec: object) -> list[str]:
+        """Return ``python -m distributed.cli.dask_spec ARGS --spec SPEC`` on the host."""
+        module = ["-m", "distributed.cli.dask_spec"]
+        return [self.plan.python, *module, *args, "--spec", json.dumps(spec)]
+
+    async def start(self) -> None:
+        """Connect to the host, launch the process there, and return once it is up."""
+        connection = await self.process.connect()
+        host = connection.get_extra_info("peername")[0]
+        await self.process.launch(
+            self.spec_argv(host),
+            self.env,
+            self.secret_env,
+            lambda line: self.ready in line,
+            self.start_timeout,
+        )
+        self.address = self.listening(host)
+        await super().start()  # type: ignore[no-untyped-call]
+
+    async def close(self) -> None:
+        """Stop the process group and give the connection back."""
+        await self.process.stop()
+        await super().close()  # type: ignore[no-untyped-call]
+
+
+class SSHWorker(SSHProcess):
+    """A Dask nanny and worker on one host, started over SSH (SpecCluster's worker class).
+
+    ``on_exit`` is called with the worker when it exits without being closed.
+    """
+
+    ready = "Registered to:"
 
     def __init__(
         self,
@@ -186,37 +261,31 @@ class SSHWorker(ProcessInterface):
         secret_env: Mapping[str, str] | None = None,
         on_exit: Callable[[SSHWorker], None] | None = None,
     ) -> None:
-        super().__init__(scheduler=scheduler, name=name)  # type: ignore[no-untyped-call]
+        super().__init__(
+            plan=plan,
+            connections=connections,
+            options=options,
+            env=env,
+            start_timeout=start_timeout,
+            secret_env=secret_env,
+            scheduler=scheduler,
+            name=name,
+        )
         self.scheduler = scheduler
         self.name = name
-        self.plan = plan
-        self.options = dict(options)
-        self.env = dict(env)
-        self.secret_env = dict(secret_env or {})
-        self.start_timeout = start_timeout
-        self.process = RemoteProcess(plan, connections)
         self._on_exit = on_exit
         self._closing = False
         self._watcher: asyncio.Task[None] | None = None
 
-    def _argv(self, address: str) -> list[str]:
-        opts = {"name": self.name, "host": address, **self.options}
-        spec = json.dumps({"0": {"cls": "distributed.Nanny", "opts": opts}})
-        return [self.plan.python, "-m", "distributed.cli.dask_spec", self.scheduler, "--spec", spec]
+    def spec_argv(self, host: str) -> list[str]:
+        opts = {"name": self.name, "host": host, **self.options}
+        return self._dask_spec(
+            self.scheduler, spec={"0": {"cls": "distributed.Nanny", "opts": opts}}
+        )
 
     async def start(self) -> None:
-        connection = await self.process.connect()
-        address = connection.get_extra_info("peername")[0]
-        await self.process.launch(
-            self._argv(address),
-            self.env,
-            self.secret_env,
-            lambda line: "Registered to:" in line,
-            self.start_timeout,
-        )
-        self.address = address
+        await super().start()
         self._watcher = asyncio.create_task(self._watch())
-        await super().start()  # type: ignore[no-untyped-call]
 
     async def _watch(self) -> None:
         await self.process.exited.wait()
@@ -228,8 +297,7 @@ class SSHWorker(ProcessInterface):
 
     async def close(self) -> None:
         self._closing = True
-        await self.process.stop()
-        await super().close()  # type: ignore[no-untyped-call]
+        await super().close()
 
     def connection_lost(self) -> bool:
         """Whether this worker's host is unreachable (its SSH connection is gone)."""
@@ -237,45 +305,17 @@ class SSHWorker(ProcessInterface):
         return connection is None or connection.is_closed()
 
 
-class SSHScheduler(ProcessInterface):
+class SSHScheduler(SSHProcess):
     """A Dask scheduler on a named host, started over SSH (``scheduler: HOST``)."""
 
-    def __init__(
-        self,
-        *,
-        plan: HostPlan,
-        connections: Connections,
-        options: Mapping[str, Any],
-        env: Mapping[str, str],
-        start_timeout: float,
-        secret_env: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self.plan = plan
-        self.options = dict(options)
-        self.env = dict(env)
-        self.secret_env = dict(secret_env or {})
-        self.start_timeout = start_timeout
-        self.process = RemoteProcess(plan, connections)
+    ready = "Scheduler at:"
 
-    async def start(self) -> None:
-        connection = await self.process.connect()
-        host = connection.get_extra_info("peername")[0]
-        spec = json.dumps({"cls": "distributed.Scheduler", "opts": {"host": host, **self.options}})
-        argv = [self.plan.python, "-m", "distributed.cli.dask_spec", "--spec", spec]
-        await self.process.launch(
-            argv,
-            self.env,
-            self.secret_env,
-            lambda line: "Scheduler at:" in line,
-            self.start_timeout,
-        )
-        self.address = self.process.tail[-1].split("Scheduler at:")[1].strip()
-        await super().start()  # type: ignore[no-untyped-call]
+    def spec_argv(self, host: str) -> list[str]:
+        opts = {"host": host, **self.options}
+        return self._dask_spec(spec={"cls": "distributed.Scheduler", "opts": opts})
 
-    async def close(self) -> None:
-        await self.process.stop()
-        await super().close()  # type: ignore[no-untyped-call]
+    def listening(self, host: str) -> str:
+        return self.process.tail[-1].split(self.ready)[1].strip()
 
 
 def _lines(values: Mapping[str, str]) -> str:

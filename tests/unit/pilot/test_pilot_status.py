@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from hpcdask import state
+from hpcdask.backends.base import Reports
 from hpcdask.cli import render
 from hpcdask.cli.main import cli
 from hpcdask.controller import snapshot
@@ -36,15 +38,25 @@ def _pilot() -> Pilot:
     return Pilot(None, None, book, PilotSettings(margin=60), wanted=lambda: 3)  # type: ignore[arg-type]
 
 
+class StandIn(Reports):
+    """What the controller reads of a cluster: its scheduler's view and what it reports."""
+
+    _adaptive = None
+    dashboard_link = "http://127.0.0.1:8787/status"
+    scheduler_address = "tcp://127.0.0.1:8786"
+
+    def __init__(self, allocations: Callable[[], list[dict[str, object]]] | None) -> None:
+        workers = {f"tcp://10.0.0.{i}:1": {"nthreads": 1, "memory_limit": GB} for i in range(3)}
+        self.scheduler_info = {"workers": workers}
+        self.worker_spec = dict.fromkeys(["w0", "w1", "w2", "w3"])
+        self._allocations = allocations
+
+    def allocations(self) -> list[dict[str, object]] | None:
+        return self._allocations() if self._allocations else None
+
+
 def _snapshot(name: str, allocations: Any) -> dict[str, Any]:
-    workers = {f"tcp://10.0.0.{i}:1": {"nthreads": 1, "memory_limit": GB} for i in range(3)}
-    stand_in = SimpleNamespace(
-        scheduler_info={"workers": workers},
-        worker_spec=dict.fromkeys(["w0", "w1", "w2", "w3"]),
-        dashboard_link="http://127.0.0.1:8787/status",
-        scheduler_address="tcp://127.0.0.1:8786",
-        **({"allocations": allocations} if allocations else {}),
-    )
+    stand_in = StandIn(allocations)
     resource = SimpleNamespace(name=name, type="slurm")
     report = snapshot(stand_in, resource, time.time() - 65)  # type: ignore[arg-type]
     return json.loads(json.dumps(report))  # as it crosses the wire
