@@ -17,11 +17,11 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ALIASES", "WORKER_KEYS", "Alias", "aliases_of", "rename"]
+__all__ = ["ALIASES", "WORKER_KEYS", "Alias", "accepted", "aliases_of", "rename"]
 
 #: dask-jobqueue keys that describe the workers; they may stand at the top level.
 WORKER_KEYS = ("cores", "memory", "processes", "nthreads", "python", "local_directory")
@@ -162,3 +162,19 @@ def rename(
     if errors:
         raise ValueError("\n".join(errors))
     return out, where, notes
+
+
+def accepted(kind: str, fields: Iterable[str]) -> dict[str, str]:
+    """Return the keys resource type ``kind`` accepts, as dask-jobqueue spells them, each
+    mapped to hpcdask's key for it (``fields`` are the model's fields).
+
+    Examples
+    --------
+    >>> accepted("sge", ["account", "queue"])["project"], accepted("sge", ["queue"])["cores"]
+    ('account', 'worker.cores')
+    """
+    keys = {name.replace("_", "-"): name.replace("_", "-") for name in fields}
+    keys.update({key.replace("_", "-"): f"worker.{key}".replace("_", "-") for key in WORKER_KEYS})
+    for alias in aliases_of(kind):
+        keys[alias.old.replace("_", "-")] = alias.new.replace("_", "-")
+    return keys

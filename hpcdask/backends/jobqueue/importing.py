@@ -25,7 +25,7 @@ from hpcdask.backends.jobqueue.jobs import PREVIEW_ADDRESS, LogDirectoryLater, p
 from hpcdask.config import ResolvedResource
 from hpcdask.errors import ConfigError
 from hpcdask.models import JobqueueResource
-from hpcdask.models.keys import rename
+from hpcdask.models.keys import accepted, rename
 from hpcdask.resource import validate
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "convert",
     "jobqueue_defaults",
     "jobqueue_script",
+    "reference_table",
     "without_additions",
 ]
 
@@ -160,3 +161,24 @@ def compare(resource: JobqueueResource, kind: str, section: Mapping[str, Any]) -
         theirs.splitlines(), ours.splitlines(), "dask-jobqueue", "hpcdask", lineterm=""
     )
     return ", ".join(added), "\n".join(diff)
+
+
+def reference_table() -> str:
+    """Return the README's table of dask-jobqueue's keys per system, from the models.
+
+    Every key of dask-jobqueue's config schema for a system is listed with the hpcdask key it
+    is read as; a key of the schema that a model does not accept would be listed as refused
+    (the test of the README fails on that too).
+    """
+    from hpcdask.registry import KINDS  # lazy: only to write the table
+
+    defaults, rows = jobqueue_defaults(), ["| system | dask-jobqueue keys (read as) |", "|---|---|"]
+    for kind in CLASSES:
+        known = accepted(kind, KINDS[kind].model.model_fields)
+        cells = []
+        for key in defaults[kind]:
+            target = known.get(key)
+            shown = f"`{key}`" if target == key else f"`{key}` (`{target}`)"
+            cells.append(shown if target else f"`{key}` (refused)")
+        rows.append(f"| {kind} | {', '.join(cells)} |")
+    return "\n".join(rows)

@@ -106,3 +106,13 @@ def test_a_difference_is_shown_as_a_diff(tmp_path: Path) -> None:
     code, out = _invoke("import", str(source), "-o", str(tmp_path / "o.yaml"))
     assert code == 1  # dask-jobqueue's null walltime asks for none; hpcdask asks for its default
     assert "slurm: job script differs from dask-jobqueue's" in out and "+#SBATCH -t 00:30:00" in out
+
+
+def test_readme_lists_every_dask_jobqueue_key_as_the_models_read_it() -> None:
+    from hpcdask.backends.jobqueue.importing import reference_table
+
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    block = readme.split("<!-- jobqueue-keys:start -->\n")[1].split("\n<!-- jobqueue-keys:end")[0]
+    table = reference_table()
+    assert block == table, "README's table is stale: paste reference_table()'s output in it"
+    assert "(refused)" not in table
