@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from hpcdask._model import display_key
+from hpcdask._model import UnknownKey, display_key
 
 __all__ = ["error_lines"]
 
@@ -60,6 +60,9 @@ def _path(error: ErrorDetails) -> tuple[str, str]:
 
 def _message(error: ErrorDetails) -> str:
     ctx = dict(error.get("ctx") or {})
+    if error["type"] == "extra_forbidden":
+        hint = error.get("input")
+        return "unknown key" + (hint.hint if isinstance(hint, UnknownKey) else "")
     template = _TEMPLATES.get(error["type"])
     if template is None:
         message = error["msg"]

@@ -15,7 +15,18 @@ from pydantic_core import PydanticCustomError
 
 from hpcdask.errors import did_you_mean
 
-__all__ = ["Model", "Size", "Walltime", "display_key", "parse_size", "walltime_seconds"]
+__all__ = [
+    "KNOWN_ALIASES",
+    "Model",
+    "Size",
+    "UnknownKey",
+    "Walltime",
+    "display_key",
+    "parse_size",
+    "parse_walltime",
+    "suggest",
+    "walltime_seconds",
+]
 
 _SECRET = re.compile(r"(^|_)(password|passwd|passphrase|secret)$")
 
@@ -48,12 +59,10 @@ class Model(BaseModel):
                     {"key": str(key)},
                 )
             if name not in cls.model_fields:
+                # Kept, so that pydantic reports every unknown key with the other errors.
                 known = [display_key(f) for f in cls.model_fields if f not in _INTERNAL]
-                raise PydanticCustomError(
-                    "unknown_key",
-                    "unknown key{hint}",
-                    {"key": str(key), "hint": did_you_mean(display_key(name), known)},
-                )
+                out[str(key)] = UnknownKey(suggest(name, known))
+                continue
             if name in given:
                 raise PydanticCustomError(
                     "repeated_key",
@@ -72,6 +81,65 @@ class Model(BaseModel):
 
 #: Fields set by hpcdask itself, never shown as suggestions.
 _INTERNAL = frozenset({"name", "origin"})
+
+
+class UnknownKey:
+    """Stands for the value of an unknown key: pydantic reports it as an extra key, and the
+    message carries ``hint`` (`` (did you mean 'x'?)`` or nothing)."""
+
+    def __init__(self, hint: str) -> None:
+        self.hint = hint
+
+    def __repr__(self) -> str:
+        return f"UnknownKey({self.hint!r})"
+
+
+#: Keys people write for another key, by what they mean, before any edit distance: the key
+#: of another batch system, of dask-jobqueue or of the batch system's own options.
+KNOWN_ALIASES: dict[str, tuple[str, ...]] = {
+    "job_extra": ("job-extra-directives",),
+    "extra_directives": ("job-extra-directives",),
+    "directives": ("job-extra-directives",),
+    "env_extra": ("job-script-prologue",),
+    "prologue": ("job-script-prologue",),
+    "header_skip": ("job-directives-skip",),
+    "extra": ("worker-extra-args",),
+    "extra_args": ("worker-extra-args",),
+    "partition": ("queue",),
+    "time": ("walltime",),
+    "time_limit": ("walltime",),
+    "project": ("account",),
+    "name": ("job-name",),
+    "mem": ("job-mem", "memory"),
+    "job_mem": ("mem", "memory"),
+    "ncpus": ("job-cpu", "cores"),
+    "job_cpu": ("ncpus", "cores"),
+    "nprocs": ("processes",),
+    "n_workers": ("processes",),
+    "nworkers": ("processes",),
+    "threads": ("nthreads",),
+    "memory_limit": ("memory",),
+    "gpu": ("gpus",),
+    "ngpus": ("gpus",),
+    "log_dir": ("log-directory",),
+    "local_dir": ("local-directory",),
+    "resources_spec": ("resource-spec",),
+}
+
+
+def suggest(key: str, known: list[str]) -> str:
+    """Return `` (did you mean 'x'?)`` for an unknown ``key``: what it is a known alias of,
+    if that is a key here, else the nearest of ``known``.
+
+    Examples
+    --------
+    >>> suggest("job_extra", ["job-mem", "job-extra-directives"])
+    " (did you mean 'job-extra-directives'?)"
+    """
+    for target in KNOWN_ALIASES.get(key.replace("-", "_"), ()):
+        if target in known:
+            return f" (did you mean '{target}'?)"
+    return did_you_mean(display_key(key), known)
 
 
 def parse_size(value: Any) -> int:
@@ -106,7 +174,7 @@ def parse_size(value: Any) -> int:
 _WALLTIME = re.compile(r"^(?:(\d+)-)?(\d+):(\d{2})(?::(\d{2}))?$")
 
 
-def _parse_walltime(value: Any) -> str:
+def parse_walltime(value: Any) -> str:
     """Normalise a walltime to ``H:MM:SS``.
 
     Accepts ``HH:MM:SS``, ``D-HH:MM:SS``, ``HH:MM`` and whole seconds (YAML reads an unquoted
@@ -132,16 +200,18 @@ def _parse_walltime(value: Any) -> str:
 
 
 def walltime_seconds(walltime: str) -> int:
-    """Return the seconds in a normalised walltime.
+    """Return the seconds in a normalised walltime (or in whole seconds, ``"3600"``).
 
     Examples
     --------
-    >>> walltime_seconds("01:30:00")
-    5400
+    >>> walltime_seconds("01:30:00"), walltime_seconds("3600")
+    (5400, 3600)
     """
+    if walltime.isdigit():
+        return int(walltime)
     hours, minutes, seconds = (int(part) for part in walltime.split(":"))
     return (hours * 60 + minutes) * 60 + seconds
 
 
 Size = Annotated[int, BeforeValidator(parse_size)]
-Walltime = Annotated[str, BeforeValidator(_parse_walltime)]
+Walltime = Annotated[str, BeforeValidator(parse_walltime)]

@@ -154,6 +154,11 @@ class Catalog:
         return _merge(base, own, definition.origin, sources, ""), sources
 
 
+#: Lists that published dask-jobqueue configs write in YAML's set notation (``job-extra:
+#: {-C geyser}``, keys mapped to nothing): read as the list of its keys, as dask-jobqueue does.
+_SET_NOTATION = frozenset({"job_extra", "job_extra_directives", "env_extra",
+                           "job_script_prologue", "extra", "worker_extra_args"})  # fmt: skip
+
 #: Where ``null`` is a value, not "fall back to the default": Dask config keeps ``None``
 #: (``distributed.comm.compression: null``, a port or a timeout left unset).
 _KEPT_NULLS = "dask."
@@ -174,6 +179,8 @@ def _merge(
         path = prefix + norm
         old = spelled.pop(norm, None)
         previous = out.pop(old) if old is not None else None
+        if norm in _SET_NOTATION and isinstance(value, Mapping) and value:
+            value = list(value) if all(v is None for v in value.values()) else value
         if value is None and not path.startswith(_KEPT_NULLS):
             _forget(sources, path)
             continue

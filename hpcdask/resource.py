@@ -10,6 +10,7 @@ Examples
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,9 +20,12 @@ from hpcdask._messages import error_lines
 from hpcdask.config import ResolvedResource
 from hpcdask.errors import ConfigError, did_you_mean
 from hpcdask.models import Resource
+from hpcdask.models.keys import rename
 from hpcdask.registry import KINDS
 
-__all__ = ["TYPES", "from_dump", "validate"]
+__all__ = ["TYPES", "from_dump", "renamed", "validate"]
+
+logger = logging.getLogger(__name__)
 
 #: Every resource type hpcdask knows, and its model.
 TYPES: dict[str, type[Resource]] = {kind: entry.model for kind, entry in KINDS.items()}
@@ -40,12 +44,37 @@ def _model_for(resolved: ResolvedResource) -> type[Resource]:
     return model
 
 
+def renamed(resolved: ResolvedResource) -> tuple[ResolvedResource, list[str]]:
+    """Return ``resolved`` with dask-jobqueue's spellings read as hpcdask's keys (the origin
+    of each value kept), and one note per key renamed (see :mod:`hpcdask.models.keys`)."""
+    try:
+        data, sources, notes = rename(resolved.data.get("type"), resolved.data, resolved.sources)
+    except ValueError as error:
+        lines = [
+            f"{resolved.source_of(line.partition(':')[0].replace('-', '_'))}: "
+            f"resource '{resolved.name}': {line}"
+            for line in str(error).splitlines()
+        ]
+        raise ConfigError(lines) from None
+    shown = [
+        f"{resolved.source_of(note.partition(':')[0].replace('-', '_'))}: "
+        f"resource '{resolved.name}': {note}"
+        for note in notes
+    ]
+    return ResolvedResource(resolved.name, resolved.origin, data, sources), shown
+
+
 def validate(resolved: ResolvedResource) -> Resource:
     """Return the validated model of ``resolved``, or raise :class:`ConfigError`.
 
-    Every problem is reported on one line naming the file, the resource and the key.
+    Every problem is reported on one line naming the file, the resource and the key; keys
+    dask-jobqueue deprecated are read as it reads them, with a logged warning each.
     """
     model = _model_for(resolved)
+    resolved, notes = renamed(resolved)
+    for note in notes:
+        if "deprecated" in note:
+            logger.warning("%s", note)
     for reserved in ("name", "origin"):
         if reserved in resolved.data:
             raise ConfigError(

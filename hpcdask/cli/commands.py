@@ -48,10 +48,11 @@ def show_command(
     # lazy: keeps hpcdask --help light
     from hpcdask.cli import render
     from hpcdask.config import load_catalog
-    from hpcdask.resource import validate
+    from hpcdask.resource import renamed, validate
 
     resolved = load_catalog(configs).resolve(name, _overrides(assignments))
     resource = validate(resolved)
+    resolved, notes = renamed(resolved)  # dask-jobqueue's spellings, with their origins
     rows = render.config_rows(resource, resolved)
     script, problem = _job_script(resource)
     if as_json:
@@ -62,6 +63,7 @@ def show_command(
                     "type": resource.type,
                     "origin": resource.origin,
                     "keys": rows,
+                    "renamed": notes,
                     **(
                         {"job_script": script, "job_script_problem": problem}
                         if script or problem
@@ -73,6 +75,8 @@ def show_command(
         )
     else:
         render.print_config(resource, rows)
+        for note in notes:
+            click.echo(f"note: {note}")
         render.print_job_script(script, problem)
 
 

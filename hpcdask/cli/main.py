@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from hpcdask._version import __version__
-from hpcdask.cli import commands, lifecycle
+from hpcdask.cli import commands, importing, lifecycle
 from hpcdask.errors import HpcdaskError
 
 __all__ = ["cli", "main"]
@@ -60,6 +60,7 @@ def cli(ctx: click.Context, configs: tuple[str, ...]) -> None:
 
 commands.register(cli)
 lifecycle.register(cli)
+cli.add_command(importing.import_command)
 
 
 def main() -> None:

@@ -9,11 +9,13 @@ from pydantic import BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 from typing_extensions import Self
 
-from hpcdask._model import Model, Size, Walltime, walltime_seconds
+from hpcdask._model import Model, Size, Walltime, parse_size, parse_walltime, walltime_seconds
 from hpcdask.models.common import Resource, TextList, WorkerSpec
+from hpcdask.models.keys import rename
 from hpcdask.models.login import LoginSpec
 
 __all__ = [
+    "DEFAULT_WALLTIME",
     "AllocationSpec",
     "Duration",
     "HTCondorResource",
@@ -28,8 +30,8 @@ __all__ = [
     "SlurmResource",
 ]
 
-#: dask-jobqueue keys that describe the workers; they may stand at the top level.
-_WORKER_KEYS = ("cores", "memory", "processes", "nthreads", "python", "local_directory")
+#: The time limit of a worker job without ``walltime``: dask-jobqueue's (its jobqueue.yaml).
+DEFAULT_WALLTIME = "00:30:00"
 
 
 def duration_seconds(value: Any) -> float:
@@ -67,8 +69,27 @@ def _blank_is_unset(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
+def _verbatim_size(value: Any) -> Any:
+    """Check a size the batch system reads itself; keep it as written (``120GB``)."""
+    parse_size(value)
+    return str(value)
+
+
+def _seconds_or_walltime(value: Any) -> Any:
+    """Keep a walltime in seconds as written (``h_rt=3600``); check any other form."""
+    if isinstance(value, str) and value.strip().isdigit() and int(value) > 0:
+        return value.strip()
+    return parse_walltime(value)
+
+
 #: A duration such as ``30s`` or ``2m``, kept as written.
 Duration = Annotated[str, BeforeValidator(_duration)]
+#: A size handed to the batch system as written (Slurm's ``job-mem``).
+VerbatimSize = Annotated[str, BeforeValidator(_verbatim_size)]
+#: Grid Engine's ``h_rt``: a walltime, or whole seconds kept as written.
+SecondsOrWalltime = Annotated[str, BeforeValidator(_seconds_or_walltime)]
+#: A scalar value of an HTCondor submit command, written as given.
+SubmitValue = str | bool | int | float
 #: Text where an empty value means "not set" (so no bare ``#$ -l`` line is written).
 Setting = Annotated[str | None, BeforeValidator(_blank_is_unset)]
 
@@ -156,6 +177,8 @@ class JobqueueResource(Resource):
     account: Setting = None
     walltime: Walltime | None = None
     job_name: str = "hpcdask-worker"
+    worker_command: str = "distributed.cli.dask_worker"
+    scheduler_options: Mapping[str, Any] = Field(default_factory=dict)
     job_extra_directives: TextList = ()
     job_directives_skip: TextList = ()
     job_script_prologue: TextList = ()
@@ -166,7 +189,7 @@ class JobqueueResource(Resource):
     log_directory: Setting = None
     shared_temp_directory: Setting = None
     shebang: str = "#!/usr/bin/env bash"
-    death_timeout: Annotated[float, Field(gt=0)] = 60.0
+    death_timeout: Annotated[int | float, Field(gt=0)] = 60
     walltime_margin: Duration = "2m"
     poll_interval: Duration = "5s"
     retry: RetrySpec = Field(default_factory=RetrySpec)
@@ -187,23 +210,21 @@ class JobqueueResource(Resource):
             )
         return self
 
+    def job_walltime(self) -> str | None:
+        """Return the time limit of one worker job: ``walltime`` or dask-jobqueue's default."""
+        return self.walltime or DEFAULT_WALLTIME
+
     @classmethod
     def _prepare(cls, raw: Mapping[str, Any]) -> Mapping[str, Any]:
-        """Move dask-jobqueue's top-level worker keys (``cores: 8``) into ``worker:``."""
-        data = dict(raw)
-        worker = data.get("worker") or {}
-        if not isinstance(worker, Mapping):
-            return data
-        worker = dict(worker)
-        spelled = {str(k).replace("-", "_"): k for k in worker}
-        for key in [k for k in data if str(k).replace("-", "_") in _WORKER_KEYS]:
-            norm = str(key).replace("-", "_")
-            if norm in spelled:
-                raise ValueError(f"{key}: given both at the top level and in worker:")
-            worker[key] = data.pop(key)
-        if worker:
-            data["worker"] = worker
-        return data
+        """Read dask-jobqueue's spellings (see :mod:`hpcdask.models.keys`) as hpcdask's keys.
+
+        ``name`` is the resource's name here (set by hpcdask): :mod:`hpcdask.resource` has
+        read a config's ``name`` (dask-jobqueue's job name) as ``job-name`` already.
+        """
+        own = {key: raw[key] for key in ("name", "origin") if key in raw}
+        rest = {key: value for key, value in raw.items() if key not in own}
+        data, _, _ = rename(cls.model_fields["type"].default, rest, {})
+        return {**own, **data}
 
 
 class SlurmResource(JobqueueResource):
@@ -211,7 +232,7 @@ class SlurmResource(JobqueueResource):
 
     type: Literal["slurm"] = "slurm"
     job_cpu: Annotated[int, Field(ge=1)] | None = None
-    job_mem: Size | None = None
+    job_mem: VerbatimSize | None = None
 
 
 class PBSResource(JobqueueResource):
@@ -237,6 +258,7 @@ class SGEResource(JobqueueResource):
 
     type: Literal["sge"] = "sge"
     resource_spec: Setting = None
+    walltime: SecondsOrWalltime | None = None
 
 
 class LSFResource(JobqueueResource):
@@ -254,6 +276,15 @@ class HTCondorResource(JobqueueResource):
 
     type: Literal["htcondor"] = "htcondor"
     disk: Size | None = None
+    shebang: str = "#!/usr/bin/env condor_submit"
+    #: dask-jobqueue's mapping of submit commands, or hpcdask's list of ``key = value`` lines.
+    job_extra_directives: TextList | Mapping[str, SubmitValue] = ()  # type: ignore[assignment]
+    submit_command_extra: TextList = ()
+    cancel_command_extra: TextList = ()
+
+    def job_walltime(self) -> str | None:
+        """HTCondor jobs have no time limit (the walltime only retires workers)."""
+        return None
 
     @model_validator(mode="after")
     def _condor_keys(self) -> Self:
@@ -263,11 +294,16 @@ class HTCondorResource(JobqueueResource):
                     f"{key}: HTCondor has no {key}s; use job-extra-directives "
                     "(e.g. 'accounting_group = name') instead"
                 )
+        if isinstance(self.job_extra_directives, Mapping):
+            return self._skipped_keys()
         for line in self.job_extra_directives:
             if "=" not in line:
                 raise ValueError(
                     f"job-extra-directives: {line!r} is not a submit command ('key = value')"
                 )
+        return self._skipped_keys()
+
+    def _skipped_keys(self) -> Self:
         known = _CONDOR_KEYS + (_CONDOR_LOG_KEYS if self.log_directory else ())
         for key in self.job_directives_skip:
             if key not in known:

@@ -21,7 +21,10 @@ def _text(value: Any) -> Any:
 
 
 def _text_list(value: Any) -> Any:
-    """Accept one command where a list of commands is expected."""
+    """Accept one command where a list of commands is expected, and YAML's set notation
+    (``{-C geyser}``, a mapping of keys to nothing), read as dask-jobqueue reads it: its keys."""
+    if isinstance(value, Mapping) and value and all(v is None for v in value.values()):
+        return list(value)
     return [value] if isinstance(value, str) else value
 
 

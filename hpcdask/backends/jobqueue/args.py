@@ -146,7 +146,8 @@ def layout(resource: JobqueueResource) -> tuple[int, int]:
 
 
 def lifetime(resource: JobqueueResource) -> tuple[int, int] | None:
-    """Return the workers' (lifetime, stagger) in seconds, or None without a walltime.
+    """Return the workers' (lifetime, stagger) in seconds, or None for jobs without a time
+    limit (HTCondor's, unless a ``walltime`` is given).
 
     Workers retire at walltime - margin ± stagger, the stagger being half the margin (at most
     a quarter of the lifetime): the last one still leaves half the margin before the walltime.
@@ -157,10 +158,11 @@ def lifetime(resource: JobqueueResource) -> tuple[int, int] | None:
     >>> lifetime(SlurmResource(name="x", walltime="01:00:00", walltime_margin="2m"))
     (3480, 60)
     """
-    if resource.walltime is None:
+    walltime = resource.walltime or resource.job_walltime()
+    if walltime is None:
         return None
     margin = duration_seconds(resource.walltime_margin)
-    life = walltime_seconds(resource.walltime) - margin
+    life = walltime_seconds(walltime) - margin
     return int(life), int(min(margin / 2, life / 4))
 
 
@@ -203,7 +205,7 @@ def job_kwargs(resource: JobqueueResource) -> dict[str, Any]:
         "nanny": True,
         "death_timeout": resource.death_timeout,
         "local_directory": worker.local_directory,
-        "worker_command": "distributed.cli.dask_worker",
+        "worker_command": resource.worker_command,
         "worker_extra_args": _worker_args(resource),
         "job_extra_directives": system.directives(resource, gpus),
         "job_directives_skip": list(resource.job_directives_skip),
@@ -218,8 +220,10 @@ def job_kwargs(resource: JobqueueResource) -> dict[str, Any]:
 
 
 def scheduler_options(resource: JobqueueResource) -> dict[str, Any]:
-    """Return the scheduler's options: its own interface or host, apart from the workers'."""
+    """Return the scheduler's options: its own interface or host, apart from the workers',
+    over the resource's ``scheduler-options`` (dask-jobqueue's, for the ``Scheduler``)."""
     options: dict[str, Any] = {
+        **resource.scheduler_options,
         "dashboard_address": resource.dashboard_address,
         "protocol": None,
         "security": None,

@@ -63,6 +63,11 @@ def build_cluster(
         poll_interval=duration_seconds(resource.poll_interval),
         replace_grace=resource.death_timeout,
         handover_after=handover_after(lifetime(resource), margin),
-        job_seconds=walltime_seconds(resource.walltime) if resource.walltime else None,
+        job_seconds=_job_seconds(resource),
         **cluster_kwargs(resource, security),
     )
+
+
+def _job_seconds(resource: JobqueueResource) -> float | None:
+    walltime = resource.walltime or resource.job_walltime()
+    return float(walltime_seconds(walltime)) if walltime else None

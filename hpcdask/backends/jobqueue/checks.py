@@ -133,6 +133,10 @@ def _walltime(resource: JobqueueResource, system: System[Any]) -> Check:
     if life is None:
         detail = "no walltime: workers cannot retire before the batch system's time limit"
         return Check("walltime", Status.WARNING, detail)
+    if resource.walltime is None:
+        detail = (f"no walltime: jobs ask for dask-jobqueue's default, "
+                  f"{resource.job_walltime()}; workers retire after {life[0]} s")  # fmt: skip
+        return Check("walltime", Status.WARNING, detail)
     if not system.limits_walltime:
         detail = (f"{system.dialect_class.system} jobs get no time limit from hpcdask; "
                   "the walltime only retires workers")  # fmt: skip

@@ -49,7 +49,7 @@ class System(Generic[R]):
 
     def keywords(self, resource: R, gpus: int) -> dict[str, Any]:
         """Return the keywords only this system's job class takes (``gpus`` per job)."""
-        return {"queue": resource.queue, "walltime": resource.walltime}
+        return {"queue": resource.queue, "walltime": resource.job_walltime()}
 
     def gpu_directive(self, gpus: int) -> str | None:
         """Return the header directive that requests ``gpus`` per job, if the system has one."""

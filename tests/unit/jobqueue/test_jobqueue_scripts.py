@@ -66,7 +66,7 @@ PROLOGUE = [
 ]
 WORKER = (
     "/opt/py/bin/python -m distributed.cli.dask_worker tcp://SCHEDULER-ADDRESS:8786 --name lab-0"
-    " --nthreads 4 --memory-limit 7.45GiB --nworkers 2 --nanny --death-timeout 30.0"
+    " --nthreads 4 --memory-limit 7.45GiB --nworkers 2 --nanny --death-timeout 30"
     " --local-directory /scratch/dask --no-dashboard --lifetime 6900s --lifetime-stagger 150s"
     " --resources GPU=1 --interface ib0"
 )
@@ -78,7 +78,7 @@ HEADERS = {
         "#SBATCH -A proj42",
         "#SBATCH -n 1",
         "#SBATCH --cpus-per-task=16",
-        "#SBATCH --mem=19G",
+        "#SBATCH --mem=20GB",  # job-mem as written, as dask-jobqueue writes it
         "#SBATCH -t 02:00:00",
         "#SBATCH --gres=gpu:2",  # 1 GPU per worker process, 2 processes
         "#SBATCH --constraint=a100",
@@ -184,7 +184,7 @@ def test_htcondor_submit_file_has_every_key() -> None:
     assert job_script(resource("htcondor")).splitlines() == HTCONDOR
 
 
-def test_minimal_slurm_script_uses_this_python_and_no_lifetime() -> None:
+def test_minimal_slurm_script_uses_this_python_and_dask_jobqueues_walltime() -> None:
     import sys
 
     minimal = SlurmResource(name="m", worker={"cores": 1, "memory": "1GB"}, tls=False)
@@ -196,9 +196,11 @@ def test_minimal_slurm_script_uses_this_python_and_no_lifetime() -> None:
         "#SBATCH -n 1",
         "#SBATCH --cpus-per-task=1",
         "#SBATCH --mem=954M",
+        "#SBATCH -t 00:30:00",  # dask-jobqueue's default walltime
         "",
         f"{sys.executable} -m distributed.cli.dask_worker tcp://SCHEDULER-ADDRESS:8786 --name m-0 "
-        "--nthreads 1 --memory-limit 0.93GiB --nanny --death-timeout 60.0",
+        "--nthreads 1 --memory-limit 0.93GiB --nanny --death-timeout 60"
+        " --lifetime 1680s --lifetime-stagger 60s",
     ]
 
 
@@ -223,7 +225,8 @@ def test_tls_workers_get_credential_files() -> None:
     command = job_script(SlurmResource(name="m", worker={"cores": 1, "memory": "1GB"}))
     files = "SHARED-TEMP-DIRECTORY/.dask-jobqueue.worker"
     assert command.splitlines()[-1].endswith(
-        f" --death-timeout 60.0 --protocol tls:// --tls-ca-file {files}.ca_file"
+        f" --death-timeout 60 --lifetime 1680s --lifetime-stagger 60s --protocol tls://"
+        f" --tls-ca-file {files}.ca_file"
         f" --tls-cert {files}.cert --tls-key {files}.key"
     )
 
@@ -267,10 +270,12 @@ def test_lifetime_from_walltime_minus_margin(
     assert handover_after(lifetime(model), seconds) == successor
 
 
-def test_no_walltime_no_lifetime() -> None:
+def test_no_walltime_is_dask_jobqueues_and_htcondor_has_none() -> None:
     model = SlurmResource(name="x", worker={"cores": 1, "memory": "1GB"})
-    assert lifetime(model) is None
-    assert "--lifetime" not in job_script(model)
+    assert lifetime(model) == (1680, 60)  # 00:30:00, dask-jobqueue's default, minus 2m
+    condor = TYPES["htcondor"](name="x", worker={"cores": 1, "memory": "1GB"}, disk="1GB")
+    assert lifetime(condor) is None  # type: ignore[arg-type]
+    assert "--lifetime" not in job_script(condor)  # type: ignore[arg-type]
 
 
 def test_users_lifetime_and_resources_win() -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from hpcdask.backends.jobqueue.args import dask_jobqueue
 from hpcdask.backends.jobqueue.cluster import BatchCluster
-from hpcdask.backends.jobqueue.dialect import Dialect, jobqueue_command
+from hpcdask.backends.jobqueue.dialect import Dialect, Submission, jobqueue_command
 from hpcdask.backends.jobqueue.jobs import BookedJob, LogDirectoryLater
 from hpcdask.backends.jobqueue.system import System
 from hpcdask.jobs import JobInfo, JobState
@@ -30,8 +31,16 @@ _STATES = {
 }
 
 
+@dataclass
 class HTCondorDialect(Dialect):
-    """HTCondor. Job ids are ``cluster.proc``; one job per cluster here."""
+    """HTCondor. Job ids are ``cluster.proc``; one job per cluster here.
+
+    ``submit_extra`` and ``cancel_extra`` (dask-jobqueue's ``submit-command-extra`` and
+    ``cancel-command-extra``) follow ``condor_submit`` and ``condor_rm``.
+    """
+
+    submit_extra: tuple[str, ...] = ()
+    cancel_extra: tuple[str, ...] = ()
 
     system = "HTCondor"
     # "-": condor_submit reads the submit description from its standard input, not a file.
@@ -45,6 +54,13 @@ class HTCondorDialect(Dialect):
         "cedar:6001",
         "secman:2007",
     )
+
+    def submission(self, script: str, path: str | None = None) -> Submission:
+        command, stdin = super().submission(script, path)
+        return [command[0], *self.submit_extra, *command[1:]], stdin
+
+    def cancel_command(self, job_ids: Sequence[str]) -> list[str]:
+        return [*self.cancel, *self.cancel_extra, *job_ids]
 
     def job_id(self, result: CommandResult) -> str:
         return super().job_id(result) + ".0"
@@ -88,10 +104,19 @@ class HTCondor(System[HTCondorResource]):
     limits_walltime = False
 
     def keywords(self, resource: HTCondorResource, gpus: int) -> dict[str, Any]:
-        return {"disk": resource.disk, "submit_command_extra": [], "cancel_command_extra": []}
+        return {"disk": resource.disk,
+                "submit_command_extra": list(resource.submit_command_extra),
+                "cancel_command_extra": list(resource.cancel_command_extra)}  # fmt: skip
+
+    def dialect(self, resource: HTCondorResource) -> HTCondorDialect:
+        return HTCondorDialect(
+            submit_extra=tuple(resource.submit_command_extra),
+            cancel_extra=tuple(resource.cancel_command_extra),
+        )
 
     def directives(self, resource: HTCondorResource, gpus: int) -> dict[str, Any]:
-        pairs = dict(_pair(line) for line in resource.job_extra_directives)
+        given = resource.job_extra_directives
+        pairs = dict(given) if isinstance(given, Mapping) else dict(map(_pair, given))
         return {"request_gpus": gpus, **pairs} if gpus else pairs
 
     def missing(self, resource: HTCondorResource) -> list[str]:

@@ -119,7 +119,8 @@ class LSF(System[LSFResource]):
 
 def _lsf_walltime(resource: LSFResource) -> str | None:
     """LSF takes ``[hours:]minutes``."""
-    if resource.walltime is None:
+    walltime = resource.job_walltime()
+    if walltime is None:
         return None
-    minutes = math.ceil(walltime_seconds(resource.walltime) / 60)
+    minutes = math.ceil(walltime_seconds(walltime) / 60)
     return f"{minutes // 60:02d}:{minutes % 60:02d}"

@@ -162,7 +162,7 @@ class SlurmBatchCluster(BatchCluster, _jq.SLURMCluster):  # type: ignore[misc]
 
 
 class Slurm(System[SlurmResource]):
-    """Slurm: ``--gres=gpu:N``; ``job-mem`` rounded up to what Slurm reads."""
+    """Slurm: ``--gres=gpu:N``; ``job-mem`` and ``job-cpu`` reach Slurm as written."""
 
     dialect_class = SlurmDialect
     job_class = SlurmWorkerJob
@@ -171,11 +171,8 @@ class Slurm(System[SlurmResource]):
     test_submit = ("sbatch", "--test-only")
 
     def keywords(self, resource: SlurmResource, gpus: int) -> dict[str, Any]:
-        job_mem = None
-        if resource.job_mem:
-            job_mem = _jq.slurm.slurm_format_bytes_ceil(resource.job_mem)
         return {**super().keywords(resource, gpus), "account": resource.account,
-                "job_cpu": resource.job_cpu, "job_mem": job_mem}  # fmt: skip
+                "job_cpu": resource.job_cpu, "job_mem": resource.job_mem}  # fmt: skip
 
     def gpu_directive(self, gpus: int) -> str | None:
         return f"--gres=gpu:{gpus}"
