@@ -35,7 +35,11 @@ __all__ = [
 
 
 class StateError(HpcdaskError):
-    """A record on disk cannot be read."""
+    """A record on disk cannot be read; ``name`` is the cluster's (its file's) name."""
+
+    def __init__(self, message: str, name: str) -> None:
+        super().__init__(message)
+        self.name = name
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class Record:
     login: str = ""
     #: When process ``pid`` started (seconds since the epoch; 0: not known), so that a pid
     #: reused by another process is never taken for this cluster's keeper. :func:`write`
-    #: fills it in when the keeper writes its own record.
+    #: sets it whenever the keeper writes its own record.
     pid_start: float = 0.0
 
     @classmethod
@@ -114,8 +118,12 @@ def lock_path(name: str) -> Path:
 
 
 def write(record: Record) -> None:
-    """Write ``record`` atomically with mode 0600; a keeper's own record gets its start time."""
-    if record.pid == os.getpid() and not record.pid_start:
+    """Write ``record`` atomically with mode 0600; a keeper's own record gets its start time.
+
+    A login tunnel writes a record made from the controller's on the login node: the start
+    time is always this process's when the record names this process.
+    """
+    if record.pid == os.getpid():  # its keeper's own (a tunnel's is made from another's)
         record = dataclasses.replace(record, pid_start=started(record.pid) or 0.0)
     target = _path(record.name)
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{record.name}.")
@@ -136,7 +144,8 @@ def _load(path: Path) -> Record:
     except (ValueError, TypeError, AttributeError) as error:
         raise StateError(
             f"{path}: the record of a running cluster is damaged ({error}); "
-            f"remove it with `hpcdask down {path.stem}`"
+            f"remove it with `hpcdask down {path.stem}`",
+            path.stem,
         ) from None
 
 

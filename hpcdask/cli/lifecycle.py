@@ -205,7 +205,7 @@ def down_command(names: tuple[str, ...], everything: bool) -> None:
     from hpcdask.lifecycle import down  # lazy: keeps hpcdask --help light
 
     if everything:
-        names = tuple(r.name for r in state.records() if not isinstance(r, state.StateError))
+        names = tuple(r.name for r in state.records())  # damaged ones too: their keepers run
     elif not names:
         raise HpcdaskError("name a cluster to stop, or give --all")
     for name in names:
