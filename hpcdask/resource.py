@@ -48,7 +48,9 @@ def renamed(resolved: ResolvedResource) -> tuple[ResolvedResource, list[str]]:
     """Return ``resolved`` with dask-jobqueue's spellings read as hpcdask's keys (the origin
     of each value kept), and one note per key renamed (see :mod:`hpcdask.models.keys`)."""
     try:
-        data, sources, notes = rename(resolved.data.get("type"), resolved.data, resolved.sources)
+        kind = resolved.data.get("type")
+        model = TYPES.get(kind) if isinstance(kind, str) else None
+        data, sources, notes = rename(model, resolved.data, resolved.sources)
     except ValueError as error:
         lines = [
             f"{resolved.source_of(line.partition(':')[0].replace('-', '_'))}: "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -11,7 +11,7 @@ from typing_extensions import Self
 
 from hpcdask._model import Model, Size, Walltime, parse_size, parse_walltime, walltime_seconds
 from hpcdask.models.common import Resource, TextList, WorkerSpec
-from hpcdask.models.keys import rename
+from hpcdask.models.keys import COMMON, PROJECT, PROJECT_DEPRECATED, Alias, rename
 from hpcdask.models.login import LoginSpec
 
 __all__ = [
@@ -173,6 +173,10 @@ class RetrySpec(Model):
 class JobqueueResource(Resource):
     """Keys every batch system shares; each type adds its own few."""
 
+    # Slurm, PBS and Moab: dask-jobqueue renamed their ``project`` to ``account``.
+    aliases: ClassVar[tuple[Alias, ...]] = (*COMMON, PROJECT_DEPRECATED)
+    worker_keys_on_top: ClassVar[bool] = True
+
     queue: Setting = None
     account: Setting = None
     walltime: Walltime | None = None
@@ -223,7 +227,7 @@ class JobqueueResource(Resource):
         """
         own = {key: raw[key] for key in ("name", "origin") if key in raw}
         rest = {key: value for key, value in raw.items() if key not in own}
-        data, _, _ = rename(cls.model_fields["type"].default, rest, {})
+        data, _, _ = rename(cls, rest, {})
         return {**own, **data}
 
 
@@ -256,6 +260,8 @@ class MoabResource(PBSResource):
 class SGEResource(JobqueueResource):
     """Grid Engine (qsub, qstat, qdel)."""
 
+    aliases: ClassVar[tuple[Alias, ...]] = (*COMMON, PROJECT)  # its -P / --project
+
     type: Literal["sge"] = "sge"
     resource_spec: Setting = None
     walltime: SecondsOrWalltime | None = None
@@ -263,6 +269,8 @@ class SGEResource(JobqueueResource):
 
 class LSFResource(JobqueueResource):
     """IBM Spectrum LSF (bsub, bjobs, bkill)."""
+
+    aliases: ClassVar[tuple[Alias, ...]] = (*COMMON, PROJECT)  # its -P / --project
 
     type: Literal["lsf"] = "lsf"
     ncpus: Annotated[int, Field(ge=1)] | None = None
@@ -273,6 +281,8 @@ class LSFResource(JobqueueResource):
 
 class HTCondorResource(JobqueueResource):
     """HTCondor (condor_submit, condor_q, condor_rm)."""
+
+    aliases: ClassVar[tuple[Alias, ...]] = COMMON
 
     type: Literal["htcondor"] = "htcondor"
     disk: Size | None = None
@@ -324,6 +334,8 @@ _CONDOR_LOG_KEYS = ("LogDirectory", "Output", "Error", "Log", "Stream_Output", "
 
 class OARResource(JobqueueResource):
     """OAR (oarsub, oarstat, oardel)."""
+
+    aliases: ClassVar[tuple[Alias, ...]] = (*COMMON, PROJECT)  # its -P / --project
 
     type: Literal["oar"] = "oar"
     resource_spec: Setting = None

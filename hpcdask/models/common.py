@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -11,6 +11,7 @@ from typing_extensions import Self
 
 from hpcdask._model import Model, Size
 from hpcdask.daskconfig import dotted
+from hpcdask.models.keys import Alias
 
 __all__ = ["LocalResource", "Resource", "Scaling", "Text", "TextList", "WorkerSpec"]
 
@@ -130,6 +131,12 @@ DaskConfig = Annotated[Mapping[str, Any], AfterValidator(_no_null_sections)]
 
 class Resource(Model):
     """Keys every resource has. ``name`` and ``origin`` are set by hpcdask, not by users."""
+
+    #: dask-jobqueue's spellings of this type's keys, read as hpcdask's (see
+    #: :mod:`hpcdask.models.keys`).
+    aliases: ClassVar[tuple[Alias, ...]] = ()
+    #: Whether dask-jobqueue's top-level worker keys (``cores: 8``) are read as ``worker:``'s.
+    worker_keys_on_top: ClassVar[bool] = False
 
     name: str
     origin: str = ""

@@ -8,7 +8,8 @@ moves them to hpcdask's keys, with the file that set each value, and says what i
 
 Examples
 --------
->>> data, sources, notes = rename("slurm", {"job-extra": ["-C a100"], "cores": 4}, {})
+>>> from hpcdask.models import SlurmResource
+>>> data, sources, notes = rename(SlurmResource, {"job-extra": ["-C a100"], "cores": 4}, {})
 >>> data
 {'job_extra_directives': ['-C a100'], 'worker': {'cores': 4}}
 >>> notes[0]
@@ -17,16 +18,17 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ALIASES", "WORKER_KEYS", "Alias", "accepted", "aliases_of", "rename"]
+if TYPE_CHECKING:
+    from hpcdask.models.common import Resource
+
+__all__ = ["COMMON", "PROJECT", "PROJECT_DEPRECATED", "WORKER_KEYS", "Alias", "accepted", "rename"]
 
 #: dask-jobqueue keys that describe the workers; they may stand at the top level.
 WORKER_KEYS = ("cores", "memory", "processes", "nthreads", "python", "local_directory")
-#: The batch types (dask-jobqueue's config sections).
-_BATCH = ("slurm", "pbs", "sge", "lsf", "htcondor", "oar", "moab")
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,9 @@ class Alias:
         return f"{old}: read as {new} (dask-jobqueue deprecated {old})"
 
 
-_COMMON = (
+#: What every batch type reads as dask-jobqueue does (each model names its own, see
+#: ``Resource.aliases``).
+COMMON = (
     Alias("name", "job_name", deprecated=False),
     Alias("extra", "worker_extra_args"),
     Alias("job_extra", "job_extra_directives"),
@@ -60,25 +64,9 @@ _COMMON = (
     Alias("header_skip", "job_directives_skip"),
 )
 #: Slurm and PBS: dask-jobqueue renamed ``project`` to ``account`` (``-A``).
-_PROJECT_DEPRECATED = Alias("project", "account")
+PROJECT_DEPRECATED = Alias("project", "account")
 #: SGE, LSF and OAR: ``project`` is dask-jobqueue's key (``-P``, ``--project``).
-_PROJECT = Alias("project", "account", deprecated=False)
-
-#: Resource type → dask-jobqueue's spellings it accepts.
-ALIASES: dict[str, tuple[Alias, ...]] = {
-    "slurm": (*_COMMON, _PROJECT_DEPRECATED),
-    "pbs": (*_COMMON, _PROJECT_DEPRECATED),
-    "moab": (*_COMMON, _PROJECT_DEPRECATED),
-    "sge": (*_COMMON, _PROJECT),
-    "lsf": (*_COMMON, _PROJECT),
-    "oar": (*_COMMON, _PROJECT),
-    "htcondor": _COMMON,
-}
-
-
-def aliases_of(kind: object) -> tuple[Alias, ...]:
-    """Return the aliases resource type ``kind`` accepts (none for non-batch types)."""
-    return ALIASES.get(kind, ()) if isinstance(kind, str) else ()
+PROJECT = Alias("project", "account", deprecated=False)
 
 
 def _norm(key: object) -> str:
@@ -141,7 +129,7 @@ def _worker_keys(data: dict[str, Any], sources: dict[str, str]) -> list[str]:
 
 
 def rename(
-    kind: object, data: Mapping[str, Any], sources: Mapping[str, str]
+    model: type[Resource] | None, data: Mapping[str, Any], sources: Mapping[str, str]
 ) -> tuple[dict[str, Any], dict[str, str], list[str]]:
     """Return ``data`` and ``sources`` with dask-jobqueue's spellings moved to hpcdask's keys,
     and one note per key renamed.
@@ -152,8 +140,8 @@ def rename(
         One line per key given both ways (``project`` and ``account`` for SGE, say).
     """
     out, where, notes, errors = dict(data), dict(sources), [], []
-    if kind in _BATCH:
-        for alias in aliases_of(kind):
+    if model is not None and model.worker_keys_on_top:
+        for alias in model.aliases:
             if _find(out, alias.old) is not None:
                 note, error = _apply(alias, out, where)
                 notes += [note] if note else []
@@ -164,17 +152,18 @@ def rename(
     return out, where, notes
 
 
-def accepted(kind: str, fields: Iterable[str]) -> dict[str, str]:
-    """Return the keys resource type ``kind`` accepts, as dask-jobqueue spells them, each
-    mapped to hpcdask's key for it (``fields`` are the model's fields).
+def accepted(model: type[Resource]) -> dict[str, str]:
+    """Return the keys the resource ``model`` accepts, as dask-jobqueue spells them, each
+    mapped to hpcdask's key for it.
 
     Examples
     --------
-    >>> accepted("sge", ["account", "queue"])["project"], accepted("sge", ["queue"])["cores"]
+    >>> from hpcdask.models import SGEResource
+    >>> accepted(SGEResource)["project"], accepted(SGEResource)["cores"]
     ('account', 'worker.cores')
     """
-    keys = {name.replace("_", "-"): name.replace("_", "-") for name in fields}
+    keys = {name.replace("_", "-"): name.replace("_", "-") for name in model.model_fields}
     keys.update({key.replace("_", "-"): f"worker.{key}".replace("_", "-") for key in WORKER_KEYS})
-    for alias in aliases_of(kind):
+    for alias in model.aliases:
         keys[alias.old.replace("_", "-")] = alias.new.replace("_", "-")
     return keys

@@ -22,15 +22,16 @@ import yaml
 
 from hpcdask.backends.jobqueue.args import dask_jobqueue
 from hpcdask.backends.jobqueue.jobs import PREVIEW_ADDRESS, LogDirectoryLater, preview_script
+from hpcdask.backends.jobqueue.system import batch_types, system_for
 from hpcdask.config import ResolvedResource
 from hpcdask.errors import ConfigError
 from hpcdask.models import JobqueueResource
 from hpcdask.models.keys import accepted, rename
+from hpcdask.registry import KINDS
 from hpcdask.resource import validate
 
 __all__ = [
     "ADDITIONS",
-    "CLASSES",
     "Imported",
     "compare",
     "convert",
@@ -40,11 +41,6 @@ __all__ = [
     "without_additions",
 ]
 
-#: Resource type → dask-jobqueue's cluster class of that section.
-CLASSES = {
-    "slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster", "lsf": "LSFCluster",
-    "htcondor": "HTCondorCluster", "oar": "OARCluster", "moab": "MoabCluster",
-}  # fmt: skip
 #: What hpcdask adds to a worker's command on purpose, by what it is for (see the README).
 _WORD = r"[^\s'\"]+"  # one argument (HTCondor's Arguments quote the whole command)
 ADDITIONS = {
@@ -79,7 +75,7 @@ def _unset(value: Any) -> bool:
 
 
 def _section(kind: str, body: Mapping[str, Any], default: Mapping[str, Any]) -> Imported:
-    if kind not in CLASSES:
+    if kind not in batch_types():
         return Imported(kind, skipped="no hpcdask type of that name")
     if all(body.get(key) == default.get(key) for key in {*body, *default}):
         return Imported(kind, skipped="dask-jobqueue's defaults: nothing set")
@@ -87,7 +83,7 @@ def _section(kind: str, body: Mapping[str, Any], default: Mapping[str, Any]) -> 
     if "name" not in given and default.get("name"):
         given["job-name"] = default["name"]  # hpcdask's own default is hpcdask-worker
     try:
-        data, _, notes = rename(kind, given, {})
+        data, _, notes = rename(KINDS[kind].model, given, {})
     except ValueError as error:
         lines = [f"jobqueue.{kind}: {line}" for line in str(error).splitlines()]
         raise ConfigError(lines) from None
@@ -129,11 +125,10 @@ def jobqueue_script(kind: str, section: Mapping[str, Any], name: str) -> str:
     The log directory is not created (see :class:`LogDirectoryLater`); dask-jobqueue's
     deprecation warnings are silenced.
     """
-    jq = dask_jobqueue()
     defaults = jobqueue_defaults()[kind]
     config = {**defaults, **section}  # a null there is dask-jobqueue's null, as in dask config
     log_directory, config["log-directory"] = config.get("log-directory"), None
-    job_cls = getattr(jq, CLASSES[kind]).job_cls
+    job_cls = system_for(kind).upstream_job()
     preview: Any = type(f"Preview{job_cls.__name__}", (job_cls, LogDirectoryLater), {})
     with dask.config.set({f"jobqueue.{_SECTION}": config}), warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -170,11 +165,9 @@ def reference_table() -> str:
     is read as; a key of the schema that a model does not accept would be listed as refused
     (the test of the README fails on that too).
     """
-    from hpcdask.registry import KINDS  # lazy: only to write the table
-
     defaults, rows = jobqueue_defaults(), ["| system | dask-jobqueue keys (read as) |", "|---|---|"]
-    for kind in CLASSES:
-        known = accepted(kind, KINDS[kind].model.model_fields)
+    for kind in batch_types():
+        known = accepted(KINDS[kind].model)
         cells = []
         for key in defaults[kind]:
             target = known.get(key)

@@ -20,9 +20,11 @@ if TYPE_CHECKING:
     from hpcdask.backends.jobqueue.cluster import BatchCluster
     from hpcdask.backends.jobqueue.jobs import BookedJob
 
-__all__ = ["System", "system_of"]
+__all__ = ["System", "batch_types", "system_for", "system_of"]
 
 R = TypeVar("R", bound=JobqueueResource)
+#: dask-jobqueue's module of the classes every system's classes share.
+_JQ_CORE = "dask_jobqueue.core"
 
 
 class System(Generic[R]):
@@ -71,6 +73,28 @@ class System(Generic[R]):
         """Return this system's own preflight checks of ``resource`` (none by default)."""
         return []
 
+    def upstream_job(self) -> type:
+        """Return dask-jobqueue's own job class of this system (that :attr:`job_class`
+        builds on), e.g. for comparing job scripts with dask-jobqueue's."""
+        return next(
+            base
+            for base in self.job_class.__mro__[1:]
+            if base.__module__.startswith("dask_jobqueue.") and base.__module__ != _JQ_CORE
+        )
+
+
+def batch_types() -> list[str]:
+    """Return the resource types that are batch systems, in the registry's order."""
+    return [kind for kind, entry in KINDS.items() if entry.system is not None]
+
+
+def system_for(kind: str) -> System[Any]:
+    """Return the batch system of resource type ``kind`` (one of :func:`batch_types`)."""
+    target = KINDS[kind].system
+    assert target is not None, f"{kind} is not a batch type"
+    system: System[Any] = load(target)()
+    return system
+
 
 def system_of(resource: JobqueueResource) -> System[Any]:
     """Return the batch system of ``resource``.
@@ -81,7 +105,4 @@ def system_of(resource: JobqueueResource) -> System[Any]:
     >>> system_of(SGEResource(name="x")).queue_listing
     ('qconf', '-sql')
     """
-    target = KINDS[resource.type].system
-    assert target is not None, f"{resource.type} is not a batch type"
-    system: System[Any] = load(target)()
-    return system
+    return system_for(resource.type)

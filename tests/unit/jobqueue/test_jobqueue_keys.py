@@ -16,7 +16,7 @@ from hpcdask import ConfigError
 from hpcdask._model import suggest
 from hpcdask.backends.jobqueue import dialect_for, job_script
 from hpcdask.cli.main import cli
-from hpcdask.models import HTCondorResource, SGEResource, SlurmResource
+from hpcdask.models import HTCondorResource, PBSResource, SGEResource, SlurmResource
 from hpcdask.models.keys import rename
 
 WORKER = {"cores": 2, "memory": "4GB"}
@@ -56,11 +56,13 @@ def test_deprecated_keys_read_as_dask_jobqueue_reads_them(
 
 
 def test_deprecated_key_is_ignored_when_the_current_one_is_set() -> None:
-    data, _, notes = rename("pbs", {"job-extra": ["-m n"], "job-extra-directives": ["-m a"]}, {})
+    data, _, notes = rename(
+        PBSResource, {"job-extra": ["-m n"], "job-extra-directives": ["-m a"]}, {}
+    )
     assert data == {"job-extra-directives": ["-m a"]}
     assert notes == ["job-extra: ignored, as dask-jobqueue does, since job-extra-directives "
                      "is set (dask-jobqueue deprecated job-extra)"]  # fmt: skip
-    data, _, _ = rename("pbs", {"job-extra": ["-m n"], "job-extra-directives": []}, {})
+    data, _, _ = rename(PBSResource, {"job-extra": ["-m n"], "job-extra-directives": []}, {})
     assert data == {"job_extra_directives": ["-m n"]}  # an empty list counts as unset there
 
 
