@@ -55,7 +55,7 @@ def login_node(resource: Resource) -> LoginSpec:
 
 def _plan(login: LoginSpec) -> HostPlan:
     """Return the login node as the ssh backend describes a host (for its connect options)."""
-    from hpcdask.backends.ssh import HostPlan
+    from hpcdask.backends.ssh import HostPlan  # lazy: asyncssh loads only for a login node
 
     return HostPlan(
         host=login.host,
@@ -70,7 +70,7 @@ def _plan(login: LoginSpec) -> HostPlan:
 
 async def open_login(login: LoginSpec) -> asyncssh.SSHClientConnection:
     """Open an SSH connection to the login node; raise :class:`LoginError` saying why not."""
-    import asyncssh
+    import asyncssh  # lazy: asyncssh loads only for a login node (status, up stay light)
 
     from hpcdask.backends.ssh import connect_options, describe
 
