@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import psutil
-
 __all__ = ["holders", "is_keeper", "pid_alive", "started"]
 
 #: Seconds two readings of one process's start time may differ by (psutil's resolution).
@@ -19,6 +17,8 @@ _SAME_START = 1.0
 
 def pid_alive(pid: int) -> bool:
     """Return whether process ``pid`` exists (and is not a zombie)."""
+    import psutil  # lazy: keeps hpcdask --help light (state imports this module)
+
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -35,6 +35,8 @@ def pid_alive(pid: int) -> bool:
 
 def started(pid: int) -> float | None:
     """Return when process ``pid`` started (seconds since the epoch), or None if it is gone."""
+    import psutil  # lazy: keeps hpcdask --help light (state imports this module)
+
     try:
         return float(psutil.Process(pid).create_time())
     except psutil.Error:
@@ -42,6 +44,8 @@ def started(pid: int) -> float | None:
 
 
 def _cmdline(pid: int) -> str:
+    import psutil  # lazy: keeps hpcdask --help light (state imports this module)
+
     try:
         return " ".join(psutil.Process(pid).cmdline())
     except psutil.Error:
@@ -64,6 +68,8 @@ def is_keeper(pid: int, start: float) -> bool:
 
 def holders(path: Path) -> list[int]:
     """Return the pids of the hpcdask processes that have ``path`` open (a name's lock)."""
+    import psutil  # lazy: keeps hpcdask --help light (state imports this module)
+
     found = []
     target = str(path.resolve())
     for process in psutil.process_iter():

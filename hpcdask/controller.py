@@ -19,6 +19,7 @@ import signal
 import sys
 import threading
 import time
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from hpcdask import security, state
@@ -71,6 +72,9 @@ def snapshot(cluster: Cluster, resource: Resource, started: float) -> dict[str, 
         "started": started,
         "pid": os.getpid(),
         "jobs": report.job_states(),
+        "job_counts": dict(Counter(report.job_states().values())),
+        "pending": report.pending_reasons(),
+        "not_answering": report.not_answering(),
         "failed_hosts": dict(report.failed_hosts),
         "allocations": report.allocations(),
     }

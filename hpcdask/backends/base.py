@@ -129,6 +129,8 @@ class Reporting(Protocol):
     (3, {}, None)
     >>> dict(cluster.failed_hosts), cluster.adaptive_bounds()
     ({}, None)
+    >>> cluster.pending_reasons(), cluster.not_answering()
+    ({}, None)
     >>> [p.workers for p in cluster.describe().placements]
     [('w-0',), ('w-1-0', 'w-1-1')]
     """
@@ -146,6 +148,15 @@ class Reporting(Protocol):
 
     def allocations(self) -> list[dict[str, object]] | None:
         """Return the allocations held (pilots), or None for clusters that hold none."""
+        ...
+
+    def pending_reasons(self) -> dict[str, str]:
+        """Return pending batch job id → why the batch system keeps it waiting, as it says."""
+        ...
+
+    def not_answering(self) -> dict[str, object] | None:
+        """Return since when (``since``, seconds since the epoch), how often (``tries``) and
+        why (``error``) the batch system does not answer, or None while it answers."""
         ...
 
     def workers_requested(self) -> int:
@@ -187,6 +198,14 @@ class Reports:
 
     def allocations(self) -> list[dict[str, object]] | None:
         """Return None: the cluster holds no allocations."""
+        return None
+
+    def pending_reasons(self) -> dict[str, str]:
+        """Return no pending jobs."""
+        return {}
+
+    def not_answering(self) -> dict[str, object] | None:
+        """Return None: there is no batch system to answer."""
         return None
 
     def workers_requested(self: _Spec) -> int:

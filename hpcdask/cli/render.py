@@ -5,6 +5,7 @@ It loads rich, dask and the models: the commands import it when they run, not at
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -194,8 +195,35 @@ def print_status(reports: Iterable[Mapping[str, Any]], now: float) -> None:
     for problem in filter(None, problems):
         out.print(problem, soft_wrap=True)
     for r in reports:
+        if r.get("state") == "running":
+            for line in job_lines(r):
+                out.print(line, soft_wrap=True, highlight=False)
         if r.get("state") == "running" and r.get("allocations") is not None:
             print_allocations(r["name"], r["allocations"])
+
+
+def job_lines(report: Mapping[str, Any]) -> list[str]:
+    """Return what ``hpcdask status`` says of a cluster's batch jobs: how many in each state,
+    why each pending one waits, and whether the batch system answers.
+
+    Examples
+    --------
+    >>> job_lines({"name": "c", "job_counts": {"running": 2, "pending": 1},
+    ...            "pending": {"7": "Priority"}, "not_answering": None})
+    ['c: batch jobs: 2 running, 1 pending', '  job 7 pending: Priority']
+    """
+    name, lines = report["name"], []
+    counts = report.get("job_counts") or {}
+    if counts:
+        lines.append(f"{name}: batch jobs: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    for job, reason in (report.get("pending") or {}).items():
+        lines.append(f"  job {job} pending: {reason or 'no reason given'}")
+    silent = report.get("not_answering")
+    if silent:
+        since = time.strftime("%H:%M:%S", time.localtime(float(silent["since"])))
+        lines.append(f"{name}: the batch system has not answered since {since} "
+                     f"({silent['tries']} tries; last: {silent['error']})")  # fmt: skip
+    return lines
 
 
 def allocation_rows(allocations: Iterable[Mapping[str, Any]]) -> list[list[str]]:

@@ -165,6 +165,8 @@ def test_pending_job_is_reported_pending(connect: Callable[..., BatchCluster]) -
     (job_id, info), *_ = jobs.items()
     assert (info.state, info.reason) == (JobState.PENDING, "JobHeldUser")
     assert queued([job_id]) == {job_id: "PENDING"}
+    assert cluster.pending_reasons() == {job_id: "JobHeldUser"}  # what status shows
+    assert cluster.not_answering() is None
     assert "jobs: 1 pending" in repr(cluster) and "workers=0" in repr(cluster)
     cluster.close()
     assert cluster.jobs[job_id].state is JobState.CANCELLED
@@ -240,6 +242,11 @@ def test_up_status_lists_the_running_jobs_then_down(
         assert len(jobs) == 2 and shown["workers"] == shown["requested"] == 2
         assert queued(ids) == dict.fromkeys(ids, "RUNNING")  # Slurm agrees
         assert (shown["allocations"], shown["failed_hosts"]) == (None, {})
+        assert (shown["job_counts"], shown["pending"], shown["not_answering"]) == (
+            {"running": 2}, {}, None
+        )  # fmt: skip
+        table = run([*cli, "status", "t"])
+        assert "t: batch jobs: 2 running" in table.stdout.splitlines(), table.stdout
         wait_until(
             lambda: sorted(json.loads((state / "t.json").read_text())["jobs"]) == sorted(ids),
             "the record to name the jobs",

@@ -30,6 +30,7 @@ from hpcdask.pilot.launcher import LocalLauncher
 from hpcdask.pilot.pilot import Pilot, PilotSettings
 from hpcdask.pilot.slots import AllocationSlots, Node, SlotBook, WorkerSize
 from hpcdask.registry import KINDS, load
+from hpcdask.shell import CommandError
 
 GB = 10**9
 SCHEDULER = {"cls": Scheduler, "options": {"dashboard_address": ":0", "port": 0}}
@@ -122,6 +123,8 @@ def test_a_batch_cluster_reports_its_jobs(slurm: FakeShell) -> None:
             {"101": "running", "102": "running"}, 4
         )  # fmt: skip
         assert live_jobs(cluster) == ("101", "102")
+        assert (report["job_counts"], report["pending"]) == ({"running": 2}, {})
+        assert report["not_answering"] is None
     finally:
         cluster.close()
     assert cluster.job_states() == {"101": "cancelled", "102": "cancelled"}
@@ -180,3 +183,27 @@ def test_a_pilot_cluster_reports_its_allocations(pilot_cluster: PilotCluster) ->
 def test_a_cluster_built_elsewhere_is_not_reported_by_the_controller() -> None:
     with pytest.raises(TypeError, match="not an hpcdask cluster"):
         status_of(object())
+
+
+def test_a_batch_cluster_reports_pending_reasons_and_a_silent_batch_system(
+    slurm: FakeShell,
+) -> None:
+    """Why a job waits, and that the batch system stopped answering, reach status."""
+    resource = SlurmResource.model_validate(
+        {"name": "fake", "worker": {"cores": 1, "memory": "1GB"}, "queue": "debug",
+         "dashboard_address": ":0", "poll_interval": "1h", "scaling": 1}
+    )  # fmt: skip
+    cluster = JobqueueBackend(slurm).cluster(resource)
+    try:
+        slurm.replies["squeue"] = [(0, "101|PENDING|Priority|(null)\n", "")]
+        cluster.refresh_jobs()
+        slurm.replies["squeue"] = [(1, "", "slurm_load_jobs error: Socket timed out\n")]
+        with pytest.raises(CommandError):
+            cluster.refresh_jobs()
+        report = status_of(cluster, "slurm")
+        assert (report["job_counts"], report["pending"]) == ({"pending": 1}, {"101": "Priority"})
+        silent = report["not_answering"]
+        assert silent["tries"] == 1 and "Socket timed out" in silent["error"]
+        assert abs(silent["since"] - time.time()) < 60
+    finally:
+        cluster.close()

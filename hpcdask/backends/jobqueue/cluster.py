@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import importlib
 import logging
 from collections import Counter
@@ -22,7 +23,7 @@ from hpcdask.backends.jobqueue.args import dask_jobqueue
 from hpcdask.backends.jobqueue.book import JobBook
 from hpcdask.backends.replace import ReplacesEnded
 from hpcdask.errors import HpcdaskError
-from hpcdask.jobs import JobInfo, JobSubmissionError, WorkersFailedError
+from hpcdask.jobs import JobInfo, JobState, JobSubmissionError, WorkersFailedError
 from hpcdask.shell import CommandError
 
 __all__ = ["BatchCluster"]
@@ -91,6 +92,20 @@ class BatchCluster(Reports, ReplacesEnded, JobQueueCluster):  # type: ignore[mis
         return {info.job_id: info.state.value for info in jobs if not info.state.ended} | {
             info.job_id: info.state.value for info in ended
         }
+
+    def pending_reasons(self) -> dict[str, str]:
+        """Return pending job id → the batch system's reason (Slurm's ``%r``, PBS's comment,
+        …), as last polled."""
+        return {
+            info.job_id: info.reason
+            for info in self.book.jobs().values()
+            if info.state is JobState.PENDING
+        }
+
+    def not_answering(self) -> dict[str, object] | None:
+        """Return since when, how often and why the batch system has not answered, or None."""
+        gone = self.book.unanswered
+        return None if gone is None else dataclasses.asdict(gone)
 
     def refresh_jobs(self) -> dict[str, JobInfo]:
         """Poll the batch system now and return :attr:`jobs`."""
@@ -222,7 +237,8 @@ class BatchCluster(Reports, ReplacesEnded, JobQueueCluster):  # type: ignore[mis
                 await self._hand_over()
                 await self._replace_ended()
             except CommandError as error:
-                logger.warning("cannot poll the batch system: %s", error)
+                if self.book.unanswered is None:  # not busy: a problem to say each time
+                    logger.warning("cannot poll the batch system: %s", error)
             except Exception:  # the watcher must outlive surprises; they are logged in full
                 logger.exception("checking the worker jobs failed")
 
