@@ -26,24 +26,6 @@ def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     yield work
 
 
-@pytest.fixture
-def no_slurm_backend() -> Iterator[None]:
-    """The slurm type validates but has no backend; the registry is whole, in order, after.
-
-    (``monkeypatch.delitem`` would put the type back last, and the registry's order is the
-    order of ``hpcdask import``'s README table and of ``hpcdask check``'s type list.)
-    """
-    from hpcdask import registry
-
-    kept = dict(registry.KINDS)
-    del registry.KINDS["slurm"]
-    try:
-        yield
-    finally:
-        registry.KINDS.clear()
-        registry.KINDS.update(kept)
-
-
 @pytest.fixture(autouse=True)
 def _isolate_doctests(request: pytest.FixtureRequest) -> None:
     """Give each docstring example what ``isolated_config`` gives a test, and no state folder

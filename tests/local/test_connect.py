@@ -15,6 +15,7 @@ import pytest
 from distributed import Client
 
 import hpcdask
+from hpcdask import registry
 
 RESOURCE = """
 resources:
@@ -114,7 +115,8 @@ def test_fixed_scaling(configs: Path, no_leftovers: None) -> None:
         assert len(client.scheduler_info()["workers"]) == 3
 
 
-def test_unsupported_type_is_a_clear_error(configs: Path, no_slurm_backend: None) -> None:
+def test_unsupported_type_is_a_clear_error(configs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(registry.KINDS, "slurm")
     with pytest.raises(hpcdask.UnsupportedTypeError, match="type 'slurm' are validated but"):
         hpcdask.connect("x", config=_write_slurm(configs))
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from hpcdask import registry
 from hpcdask.cli.main import cli
 from hpcdask.cli.parse import parse_assignments, scaling_override
 from hpcdask.errors import HpcdaskError
@@ -140,7 +141,8 @@ def test_check_warns_for_more_cores_than_machine(configs: Path) -> None:
     assert "cores            warning  4096 cores asked for, this machine has" in out
 
 
-def test_check_type_without_backend_fails(configs: Path, no_slurm_backend: None) -> None:
+def test_check_type_without_backend_fails(configs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(registry.KINDS, "slurm")
     code, out, _ = _invoke("check", "child")
     assert code == 1
     assert "backend  FAILED  resources of type 'slurm' are validated but cannot be started" in out
