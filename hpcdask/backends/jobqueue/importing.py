@@ -166,7 +166,7 @@ def reference_table() -> str:
     (the test of the README fails on that too).
     """
     defaults, rows = jobqueue_defaults(), ["| system | dask-jobqueue keys (read as) |", "|---|---|"]
-    for kind in batch_types():
+    for kind in sorted(batch_types()):  # a fixed order, whatever the registry's
         known = accepted(KINDS[kind].model)
         cells = []
         for key in defaults[kind]:
